@@ -12,7 +12,11 @@ t.test('Philox4x32-10 reproduces every known-answer vector', (t) => {
   t.ok(kat.length >= 50, `read ${kat.length} vectors`);
   const out = new Uint32Array(4);
   for (const line of kat) {
-    const words = line.trim().split(/\s+/).slice(2).map((h) => Number.parseInt(h, 16));
+    const words = line
+      .trim()
+      .split(/\s+/)
+      .slice(2)
+      .map((h) => Number.parseInt(h, 16));
     const [c0, c1, c2, c3, k0, k1, ...expected] = words;
     philox4x32(c0, c1, c2, c3, k0, k1, out);
     t.same(Array.from(out), expected, line);

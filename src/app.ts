@@ -1,0 +1,57 @@
+/**
+ * buildApp(config): the one factory that owns every Fastify option. The server, the tests and the OpenAPI generator
+ * all call it, so what is tested is what runs.
+ */
+import { randomUUID } from 'node:crypto';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Config } from './config.js';
+import { registerDocs } from './http/docs.js';
+import { errorHandler, notFoundHandler } from './http/problems.js';
+import { registerRequestLog } from './http/request-log.js';
+import { DropoutPool } from './pool/dropout-pool.js';
+import dropoutRoutes from './routes/dropout.js';
+import healthRoutes from './routes/health.js';
+
+export async function buildApp(config: Config): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: { level: config.logLevel },
+    bodyLimit: config.maxBodyBytes,
+    disableRequestLogging: true,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    return503OnClosing: true,
+    ajv: {
+      customOptions: {
+        // Unknown fields are an error the client should hear about, not something to drop silently.
+        removeAdditional: false,
+        coerceTypes: 'array',
+        useDefaults: false,
+      },
+    },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  const pool = new DropoutPool({
+    workers: config.workers,
+    chunkElements: config.chunkElements,
+    inlineMaxElements: config.inlineMaxElements,
+  });
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onClose', async () => {
+    await pool.close();
+  });
+
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler(notFoundHandler);
+  registerRequestLog(app);
+  await registerDocs(app);
+
+  await app.register(healthRoutes, {
+    readiness: { notReadyReason: () => (closing ? 'the service is shutting down' : null) },
+  });
+  await app.register(dropoutRoutes, { config, pool });
+  return app;
+}

@@ -1,0 +1,138 @@
+/**
+ * JSON tensors (API.md §2): a nested rectangular array, or a flat array with `shape`. Decoding checks the claimed
+ * size before allocating and says where the input is wrong; encoding writes the same nesting back as JSON text.
+ */
+
+import { ProblemError } from '../errors.js';
+import { BYTES_PER_ELEMENT, type Dtype, type FloatArray, viewOf } from '../kernel/dtype.js';
+import { formatterFor, NON_FINITE_IN } from './float-format.js';
+import { checkShape, elementCount } from './shape.js';
+
+export interface Tensor {
+  shape: number[];
+  dtype: Dtype;
+  /** Row-major values, in shared memory so the pool can compute on them in place. */
+  data: FloatArray;
+}
+
+export interface JsonTensor extends Tensor {
+  /** Whether the input was nested (the reply mirrors it) or flat. */
+  nested: boolean;
+}
+
+function toNumber(value: unknown, path: string): number {
+  if (typeof value === 'number') return value;
+  if (typeof value === 'string' && value in NON_FINITE_IN) return NON_FINITE_IN[value];
+  throw new ProblemError(
+    'NON_NUMERIC',
+    `${path} is ${JSON.stringify(value)}; values must be numbers or the strings "NaN", "Infinity", "-Infinity"`,
+  );
+}
+
+/** The shape a nested array claims along its first elements. */
+function claimedShape(input: unknown[], maxRank: number): number[] {
+  const dims: number[] = [];
+  let level: unknown = input;
+  while (Array.isArray(level)) {
+    if (dims.length === maxRank) throw new ProblemError('BAD_SHAPE', `input is nested deeper than ${maxRank} levels`);
+    dims.push(level.length);
+    level = level[0];
+  }
+  return dims;
+}
+
+function allocate(dtype: Dtype, count: number): FloatArray {
+  return viewOf(dtype, new SharedArrayBuffer(count * BYTES_PER_ELEMENT[dtype]), 0, count);
+}
+
+export interface JsonLimits {
+  maxElements: number;
+  maxRank: number;
+}
+
+export function decodeJsonTensor(
+  input: unknown[],
+  shape: number[] | undefined,
+  dtype: Dtype,
+  limits: JsonLimits,
+): JsonTensor {
+  const nested = input.some(Array.isArray);
+  if (!nested) {
+    const resolved = shape ?? [input.length];
+    checkShape(resolved, limits.maxRank, limits.maxElements);
+    if (elementCount(resolved) !== input.length) {
+      throw new ProblemError(
+        'SHAPE_MISMATCH',
+        `shape [${resolved}] needs ${elementCount(resolved)} values but input has ${input.length}`,
+      );
+    }
+    const data = allocate(dtype, input.length);
+    for (let i = 0; i < input.length; i++) data[i] = toNumber(input[i], `input[${i}]`);
+    return { shape: resolved, dtype, data, nested: false };
+  }
+
+  const dims = claimedShape(input, limits.maxRank);
+  checkShape(dims, limits.maxRank, limits.maxElements);
+  if (shape && (shape.length !== dims.length || shape.some((d, i) => d !== dims[i]))) {
+    throw new ProblemError('SHAPE_MISMATCH', `shape [${shape}] does not match the nested input's shape [${dims}]`);
+  }
+  const data = allocate(dtype, elementCount(dims));
+  let next = 0;
+  const rank = dims.length;
+  const fill = (level: unknown[], depth: number, path: string): void => {
+    if (level.length !== dims[depth]) {
+      throw new ProblemError(
+        'RAGGED_ARRAY',
+        `${path} has ${level.length} elements but ${depth === 0 ? 'the input' : 'its siblings'} imply ${dims[depth]}`,
+      );
+    }
+    const leaf = depth === rank - 1;
+    for (let i = 0; i < level.length; i++) {
+      const item = level[i];
+      if (Array.isArray(item) !== !leaf) {
+        throw new ProblemError(
+          'RAGGED_ARRAY',
+          `${path}[${i}] is ${leaf ? 'an array' : 'not an array'} but the input's shape is [${dims}]`,
+        );
+      }
+      if (leaf) data[next++] = toNumber(item, `${path}[${i}]`);
+      else fill(item as unknown[], depth + 1, `${path}[${i}]`);
+    }
+  };
+  fill(input, 0, 'input');
+  return { shape: dims, dtype, data, nested: true };
+}
+
+/** Writes values (or a mask) as JSON text, nested like `shape` or flat. */
+function encodeArray(count: number, shape: number[], nested: boolean, item: (i: number) => string): string {
+  const parts: string[] = [];
+  let next = 0;
+  const emit = (depth: number): void => {
+    parts.push('[');
+    const n = shape[depth];
+    for (let i = 0; i < n; i++) {
+      if (i > 0) parts.push(',');
+      if (depth === shape.length - 1) parts.push(item(next++));
+      else emit(depth + 1);
+    }
+    parts.push(']');
+  };
+  if (nested && shape.length > 0) {
+    emit(0);
+  } else {
+    parts.push('[');
+    for (let i = 0; i < count; i++) parts.push(i === 0 ? item(i) : `,${item(i)}`);
+    parts.push(']');
+  }
+  return parts.join('');
+}
+
+export function encodeJsonValues(tensor: JsonTensor): string {
+  const format = formatterFor(tensor.dtype);
+  const { data } = tensor;
+  return encodeArray(data.length, tensor.shape, tensor.nested, (i) => format(data[i]));
+}
+
+export function encodeJsonMask(tensor: JsonTensor, mask: Uint8Array): string {
+  return encodeArray(mask.length, tensor.shape, tensor.nested, (i) => (mask[i] ? 'true' : 'false'));
+}

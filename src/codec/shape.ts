@@ -1,0 +1,32 @@
+/** Shape arithmetic and limits, checked before any allocation proportional to the claimed size. */
+import { ProblemError } from '../errors.js';
+
+export function elementCount(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+/** Throws BAD_SHAPE for a malformed shape and TOO_LARGE past maxElements (a zero dim makes the tensor empty). */
+export function checkShape(shape: readonly number[], maxRank: number, maxElements: number): void {
+  if (shape.length > maxRank)
+    throw new ProblemError('BAD_SHAPE', `rank ${shape.length} is over the limit of ${maxRank}`);
+  for (const d of shape) {
+    if (!Number.isSafeInteger(d) || d < 0) {
+      throw new ProblemError('BAD_SHAPE', `shape [${shape}] has ${d}; every dim must be a non-negative integer`);
+    }
+  }
+  const n = elementCount(shape);
+  if (n > maxElements) {
+    throw new ProblemError('TOO_LARGE', `shape [${shape}] has ${n} elements; the limit is ${maxElements}`);
+  }
+}
+
+/** Parses the query form `2,3,4` ("" is a 0-d tensor). */
+export function parseShapeParam(text: string): number[] {
+  if (text.trim() === '') return [];
+  if (!/^\s*\d+(\s*,\s*\d+)*\s*$/.test(text)) {
+    throw new ProblemError('BAD_SHAPE', `shape "${text}" must be comma-separated non-negative integers, e.g. 2,3,4`);
+  }
+  return text.split(',').map((d) => Number(d.trim()));
+}

@@ -1,0 +1,96 @@
+/**
+ * Configuration: read from the environment once, validated, and passed to buildApp as data.
+ * One TypeBox schema names every setting, its default, its bounds and its meaning.
+ */
+import { availableParallelism } from 'node:os';
+import { type Static, Type } from 'typebox';
+import { Value } from 'typebox/value';
+
+const MiB = 1024 * 1024;
+
+export const EnvSchema = Type.Object({
+  HOST: Type.String({
+    minLength: 1,
+    default: '127.0.0.1',
+    description: 'Address to listen on (0.0.0.0 in the container).',
+  }),
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000, description: 'TCP port.' }),
+  WORKERS: Type.Integer({
+    minimum: 1,
+    maximum: 256,
+    default: availableParallelism(),
+    description: 'Worker threads in the dropout pool (default: available parallelism).',
+  }),
+  MAX_BODY_BYTES: Type.Integer({
+    minimum: 1024,
+    default: 256 * MiB,
+    description: 'Largest request body accepted, in bytes (413 past it).',
+  }),
+  MAX_ELEMENTS: Type.Integer({
+    minimum: 1,
+    default: 16 * MiB,
+    description: 'Largest tensor accepted, in elements (413 past it).',
+  }),
+  INLINE_MAX_ELEMENTS: Type.Integer({
+    minimum: 0,
+    default: 16384,
+    description:
+      'Tensors up to this many elements are computed on the main thread: the worker hop costs more than the work.',
+  }),
+  CHUNK_ELEMENTS: Type.Integer({
+    minimum: 64,
+    default: 4 * MiB,
+    description: 'Most elements one pool task computes; larger tensors are split into ranges across the workers.',
+  }),
+  LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+    default: 'info',
+    description: 'pino log level.',
+  }),
+});
+
+export type Env = Static<typeof EnvSchema>;
+
+export interface Config {
+  host: string;
+  port: number;
+  workers: number;
+  maxBodyBytes: number;
+  maxElements: number;
+  inlineMaxElements: number;
+  chunkElements: number;
+  logLevel: Env['LOG_LEVEL'];
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Reads and validates the settings; throws ConfigError naming every bad variable and what it must be. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const raw: Record<string, string> = {};
+  for (const key of Object.keys(EnvSchema.properties)) {
+    const value = env[key];
+    if (value !== undefined && value.trim() !== '') raw[key] = value.trim();
+  }
+  const parsed = Value.Default(EnvSchema, Value.Convert(EnvSchema, raw));
+  const problems = new Map<string, string>();
+  for (const error of Value.Errors(EnvSchema, parsed)) {
+    const key = error.instancePath.slice(1);
+    if (problems.has(key)) continue;
+    const schema = EnvSchema.properties[key as keyof Env] as { enum?: string[] } | undefined;
+    const must = schema?.enum ? `be one of ${schema.enum.join(', ')}` : error.message.replace(/^must /, 'be ');
+    problems.set(key, `${key} must ${must} (got ${JSON.stringify(raw[key])})`);
+  }
+  if (problems.size > 0) throw new ConfigError(`Invalid configuration: ${[...problems.values()].join('; ')}`);
+  const e = parsed as Env;
+  return {
+    host: e.HOST,
+    port: e.PORT,
+    workers: e.WORKERS,
+    maxBodyBytes: e.MAX_BODY_BYTES,
+    maxElements: e.MAX_ELEMENTS,
+    inlineMaxElements: e.INLINE_MAX_ELEMENTS,
+    chunkElements: e.CHUNK_ELEMENTS,
+    logLevel: e.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,32 @@
+/** The OpenAPI document (generated from the route schemas), Swagger UI at /docs and the document at /openapi.json. */
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyInstance } from 'fastify';
+import { PROBLEMS } from '../errors.js';
+import { ProblemSchema } from '../schemas/common.js';
+
+export const SERVICE_VERSION = '0.1.0';
+
+const errorCodeTable = Object.entries(PROBLEMS)
+  .map(([code, { status, title }]) => `| ${code} | ${status} | ${title} |`)
+  .join('\n');
+
+export async function registerDocs(app: FastifyInstance): Promise<void> {
+  app.addSchema(ProblemSchema);
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'dropout-service',
+        version: SERVICE_VERSION,
+        description: `Dropout (torch.nn.Dropout) as an HTTP service: exact, reproducible, fast.\n\nErrors are RFC 9457 problem documents (application/problem+json) with a stable \`code\`:\n\n| code | status | meaning |\n|---|---|---|\n${errorCodeTable}`,
+      },
+      tags: [
+        { name: 'dropout', description: 'The dropout computation' },
+        { name: 'operations', description: 'Health, readiness and documentation' },
+      ],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+}

@@ -1,0 +1,81 @@
+/**
+ * Every error leaves as an RFC 9457 problem document with a stable code: client errors say what to change, server
+ * errors carry the request id and nothing else.
+ */
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { type ProblemCode, ProblemError, toProblem } from '../errors.js';
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+/** Which code a schema violation of each request field gets, so that e.g. a bad `p` reads P_OUT_OF_RANGE. */
+const FIELD_CODES: Record<string, ProblemCode> = {
+  p: 'P_OUT_OF_RANGE',
+  seed: 'BAD_SEED',
+  offset: 'BAD_OFFSET',
+  shape: 'BAD_SHAPE',
+  dtype: 'UNSUPPORTED_DTYPE',
+};
+
+const FASTIFY_CODES: Record<string, ProblemCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'MALFORMED_JSON',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'MALFORMED_JSON',
+};
+
+const STATUS_CODES: Record<number, ProblemCode> = {
+  404: 'NOT_FOUND',
+  406: 'NOT_ACCEPTABLE',
+  413: 'TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+};
+
+interface AjvIssue {
+  instancePath: string;
+  message?: string;
+  params: Record<string, unknown>;
+}
+
+function describeValidation(error: FastifyError): { code: ProblemCode; detail: string } {
+  const issue = (error.validation as AjvIssue[])[0];
+  const where = `${error.validationContext ?? 'request'}${issue.instancePath}`;
+  const field = issue.instancePath.split('/')[1] ?? '';
+  let detail = `${where} ${issue.message ?? 'is invalid'}`;
+  if (Array.isArray(issue.params.allowedValues)) detail += `: ${issue.params.allowedValues.join(', ')}`;
+  if (typeof issue.params.additionalProperty === 'string') {
+    detail = `${where} has an unknown field "${issue.params.additionalProperty}"`;
+  }
+  return { code: FIELD_CODES[field] ?? 'INVALID_REQUEST', detail };
+}
+
+export function sendProblem(reply: FastifyReply, code: ProblemCode, detail: string, requestId?: string): FastifyReply {
+  const problem = toProblem(code, detail, requestId);
+  return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem));
+}
+
+export function errorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (error instanceof ProblemError) {
+    if (error.statusCode >= 500) request.log.error({ err: error }, 'request failed');
+    return sendProblem(reply, error.code, error.detail, error.statusCode >= 500 ? request.id : undefined);
+  }
+  if (error.validation) {
+    const { code, detail } = describeValidation(error);
+    return sendProblem(reply, code, detail);
+  }
+  const status = error.statusCode ?? 500;
+  if (status < 500) {
+    const code = FASTIFY_CODES[error.code] ?? (error instanceof SyntaxError ? 'MALFORMED_JSON' : undefined);
+    return sendProblem(reply, code ?? STATUS_CODES[status] ?? 'INVALID_REQUEST', error.message);
+  }
+  request.log.error({ err: error }, 'request failed');
+  return sendProblem(
+    reply,
+    'INTERNAL',
+    `the service failed on request ${request.id}; quote it when reporting`,
+    request.id,
+  );
+}
+
+export function notFoundHandler(request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  return sendProblem(reply, 'NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}; see /docs`);
+}

@@ -1,0 +1,30 @@
+/** One log line per request with what an operator needs: id, route, format, dtype, size, status and duration. */
+import type { FastifyInstance } from 'fastify';
+
+export interface TensorLog {
+  format: string;
+  dtype: string;
+  elements: number;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    tensorLog: TensorLog | null;
+  }
+}
+
+export function registerRequestLog(app: FastifyInstance): void {
+  app.decorateRequest('tensorLog', null);
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info(
+      {
+        method: request.method,
+        route: request.routeOptions.url ?? 'unmatched',
+        ...request.tensorLog,
+        status: reply.statusCode,
+        durationMs: Math.round(reply.elapsedTime * 1000) / 1000,
+      },
+      'request completed',
+    );
+  });
+}

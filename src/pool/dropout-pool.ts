@@ -1,0 +1,98 @@
+/**
+ * The worker pool (piscina) that runs the kernel. A tensor is split into element ranges that workers compute in
+ * place in shared memory; small tensors run on the calling thread, where a worker hop would cost more than the work.
+ * The result never depends on the split: every element's draw is fixed by its index (counter-based Philox).
+ */
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import { type DropoutParams, dropoutRange } from '../kernel/dropout.js';
+import type { FloatArray } from '../kernel/dtype.js';
+import type { RangeTask } from './task.js';
+
+export interface PoolOptions {
+  workers: number;
+  /** At most this many elements per task. */
+  chunkElements: number;
+  /** Tensors up to this size run on the calling thread. */
+  inlineMaxElements: number;
+}
+
+export interface DropoutResult {
+  kept: number;
+  /** 1 where the element was kept; present when asked for. */
+  mask?: Uint8Array;
+}
+
+// Under tsx (tests, dev) this module is .ts and so is its worker; in dist both are .js.
+const WORKER_FILE = new URL(`./worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url).href;
+
+/** Splits [0, n) into ranges of at most `chunk` elements, aligned to whole Philox blocks of 4 draws. */
+export function splitRanges(n: number, workers: number, chunk: number): Array<[number, number]> {
+  const perWorker = Math.ceil(n / workers);
+  const size = Math.max(4, Math.ceil(Math.min(chunk, perWorker) / 4) * 4);
+  const ranges: Array<[number, number]> = [];
+  for (let start = 0; start < n; start += size) ranges.push([start, Math.min(n, start + size)]);
+  return ranges;
+}
+
+export class DropoutPool {
+  readonly #piscina: Piscina;
+  readonly #options: PoolOptions;
+
+  constructor(options: PoolOptions) {
+    this.#options = options;
+    this.#piscina = new Piscina({
+      filename: WORKER_FILE,
+      minThreads: options.workers,
+      maxThreads: options.workers,
+      idleTimeout: Number.POSITIVE_INFINITY,
+    });
+  }
+
+  get workers(): number {
+    return this.#options.workers;
+  }
+
+  get queueSize(): number {
+    return this.#piscina.queueSize;
+  }
+
+  get utilization(): number {
+    return this.#piscina.utilization;
+  }
+
+  /** Applies dropout to `data` in place and reports what was kept. */
+  async run(data: FloatArray, params: DropoutParams, wantMask: boolean): Promise<DropoutResult> {
+    const n = data.length;
+    const { buffer } = data;
+    if (n <= this.#options.inlineMaxElements || !(buffer instanceof SharedArrayBuffer)) {
+      const mask = wantMask ? new Uint8Array(n) : undefined;
+      return { kept: dropoutRange(data, 0, n, params, mask), mask };
+    }
+    const maskBuffer = wantMask ? new SharedArrayBuffer(n) : undefined;
+    const ranges = splitRanges(n, this.#options.workers, this.#options.chunkElements);
+    const counts = await Promise.all(
+      ranges.map(([start, end]) => {
+        const task: RangeTask = {
+          dtype: params.dtype,
+          buffer,
+          byteOffset: data.byteOffset,
+          length: n,
+          start,
+          end,
+          params,
+          mask: maskBuffer,
+        };
+        return this.#piscina.run(task) as Promise<number>;
+      }),
+    );
+    let kept = 0;
+    for (const c of counts) kept += c;
+    return { kept, mask: maskBuffer ? new Uint8Array(maskBuffer) : undefined };
+  }
+
+  close(): Promise<void> {
+    return this.#piscina.close();
+  }
+}

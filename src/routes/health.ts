@@ -1,0 +1,39 @@
+/** Liveness and readiness for load balancers and orchestrators. */
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import { sendProblem } from '../http/problems.js';
+import { ProblemSchema } from '../schemas/common.js';
+
+export interface Readiness {
+  /** Why the service should not get traffic now, or null when it should. */
+  notReadyReason(): string | null;
+}
+
+export default async function healthRoutes(app: FastifyInstance, opts: { readiness: Readiness }): Promise<void> {
+  app.get(
+    '/healthz',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Liveness: the process answers',
+        response: { 200: Type.Object({ status: Type.Literal('ok') }) },
+      },
+    },
+    async () => ({ status: 'ok' as const }),
+  );
+  app.get(
+    '/readyz',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Readiness: the pool is up and the service is not shutting down',
+        response: { 200: Type.Object({ ready: Type.Literal(true) }), 503: ProblemSchema },
+      },
+    },
+    async (_request, reply) => {
+      const reason = opts.readiness.notReadyReason();
+      if (reason !== null) return sendProblem(reply.header('Retry-After', '1'), 'NOT_READY', reason);
+      return { ready: true as const };
+    },
+  );
+}

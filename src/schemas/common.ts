@@ -1,0 +1,56 @@
+/** Schemas shared by several routes: the problem document and the tensor settings. */
+import { Type } from 'typebox';
+import { MODES, RNGS, VARIANTS } from '../codec/settings.js';
+import { PROBLEMS } from '../errors.js';
+import { DTYPES } from '../kernel/dtype.js';
+
+export const ProblemSchema = Type.Object(
+  {
+    type: Type.String({
+      description: 'URI naming the problem type',
+      examples: ['urn:dropout-service:problem:p-out-of-range'],
+    }),
+    title: Type.String({ description: 'Short summary of the problem type' }),
+    status: Type.Integer({ description: 'HTTP status code' }),
+    detail: Type.String({ description: 'What was wrong with this request and what to change' }),
+    code: Type.Enum(Object.keys(PROBLEMS), { description: 'Stable machine-readable error code' }),
+    requestId: Type.Optional(Type.String({ description: 'Request id, on 5xx answers, for the logs' })),
+  },
+  { $id: 'Problem', title: 'Problem (RFC 9457)' },
+);
+
+export const DtypeSchema = Type.Enum([...DTYPES], { default: 'float32', description: 'Element type of the tensor.' });
+export const PSchema = Type.Number({
+  minimum: 0,
+  maximum: 1,
+  default: 0.5,
+  description: 'Probability of dropping each element (torch.nn.Dropout p).',
+  examples: [0.5],
+});
+export const ModeSchema = Type.Enum([...MODES], {
+  default: 'train',
+  description: '"train" applies dropout; "eval" returns the input bit for bit and draws nothing.',
+});
+export const VariantSchema = Type.Enum([...VARIANTS], {
+  default: 'standard',
+  description: 'Dropout variant (API.md §1).',
+});
+export const RngSchema = Type.Enum([...RNGS], {
+  default: 'philox',
+  description: 'Random stream: Philox4x32-10 keyed by the seed, counter = draw index.',
+});
+export const SEED_DESCRIPTION =
+  'Integer in [0, 2^64): a JSON number up to 2^53 − 1 or a decimal string; negatives down to −2^63 wrap modulo 2^64 as torch.manual_seed does. Omitted in train mode: drawn from a CSPRNG and reported in the reply.';
+export const OFFSET_DESCRIPTION =
+  'Draw index of the first element. A shard x[a:b] sent with offset = a gets exactly that slice of the whole-tensor result.';
+// String first: with Fastify's type coercion an integer branch would turn "18446744073709551615" into a lossy
+// float; a number coerced to its decimal string loses nothing.
+export const SeedSchema = Type.Union([Type.String(), Type.Integer()], {
+  description: SEED_DESCRIPTION,
+  examples: [42, '18446744073709551615'],
+});
+export const OffsetSchema = Type.Union([Type.String(), Type.Integer({ minimum: 0 })], {
+  default: 0,
+  description: OFFSET_DESCRIPTION,
+  examples: [0],
+});
