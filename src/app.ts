@@ -9,6 +9,7 @@ import type { Config } from './config.js';
 import { registerDocs } from './http/docs.js';
 import { errorHandler, notFoundHandler } from './http/problems.js';
 import { registerRequestLog } from './http/request-log.js';
+import { validatorCompiler } from './http/validation.js';
 import { DropoutPool } from './pool/dropout-pool.js';
 import dropoutRoutes from './routes/dropout.js';
 import healthRoutes from './routes/health.js';
@@ -22,14 +23,6 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     return503OnClosing: true,
-    ajv: {
-      customOptions: {
-        // Unknown fields are an error the client should hear about, not something to drop silently.
-        removeAdditional: false,
-        coerceTypes: 'array',
-        useDefaults: false,
-      },
-    },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   const pool = new DropoutPool({
@@ -45,6 +38,7 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
     await pool.close();
   });
 
+  app.setValidatorCompiler(validatorCompiler);
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
   registerRequestLog(app);

@@ -73,7 +73,7 @@ export function parseOffset(value: number | string, numel: number): number {
   if (!Number.isSafeInteger(offset)) {
     throw new ProblemError('BAD_OFFSET', `offset ${JSON.stringify(value)} must be a non-negative integer`);
   }
-  if (offset + numel > MAX_DRAW_INDEX) {
+  if (offset > MAX_DRAW_INDEX - numel) {
     throw new ProblemError('BAD_OFFSET', `offset ${offset} plus ${numel} elements passes the last draw index 2^53`);
   }
   return offset;

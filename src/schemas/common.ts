@@ -43,13 +43,11 @@ export const SEED_DESCRIPTION =
   'Integer in [0, 2^64): a JSON number up to 2^53 − 1 or a decimal string; negatives down to −2^63 wrap modulo 2^64 as torch.manual_seed does. Omitted in train mode: drawn from a CSPRNG and reported in the reply.';
 export const OFFSET_DESCRIPTION =
   'Draw index of the first element. A shard x[a:b] sent with offset = a gets exactly that slice of the whole-tensor result.';
-// String first: with Fastify's type coercion an integer branch would turn "18446744073709551615" into a lossy
-// float; a number coerced to its decimal string loses nothing.
-export const SeedSchema = Type.Union([Type.String(), Type.Integer()], {
+export const SeedSchema = Type.Union([Type.Integer(), Type.String()], {
   description: SEED_DESCRIPTION,
   examples: [42, '18446744073709551615'],
 });
-export const OffsetSchema = Type.Union([Type.String(), Type.Integer({ minimum: 0 })], {
+export const OffsetSchema = Type.Union([Type.Integer({ minimum: 0 }), Type.String()], {
   default: 0,
   description: OFFSET_DESCRIPTION,
   examples: [0],
