@@ -72,13 +72,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const value = env[key];
     if (value !== undefined && value.trim() !== '') raw[key] = value.trim();
   }
-  const parsed = Value.Default(EnvSchema, Value.Convert(EnvSchema, raw));
+  // Convert works in place: hand it a copy so messages can quote what was actually set.
+  const parsed = Value.Default(EnvSchema, Value.Convert(EnvSchema, { ...raw }));
   const problems = new Map<string, string>();
   for (const error of Value.Errors(EnvSchema, parsed)) {
     const key = error.instancePath.slice(1);
     if (problems.has(key)) continue;
     const schema = EnvSchema.properties[key as keyof Env] as { enum?: string[] } | undefined;
-    const must = schema?.enum ? `be one of ${schema.enum.join(', ')}` : error.message.replace(/^must /, 'be ');
+    const must = schema?.enum ? `be one of ${schema.enum.join(', ')}` : error.message.replace(/^must /, '');
     problems.set(key, `${key} must ${must} (got ${JSON.stringify(raw[key])})`);
   }
   if (problems.size > 0) throw new ConfigError(`Invalid configuration: ${[...problems.values()].join('; ')}`);
