@@ -37,6 +37,11 @@ export const EnvSchema = Type.Object({
     description:
       'Tensors up to this many elements are computed on the main thread: the worker hop costs more than the work.',
   }),
+  INLINE_MAX_JSON_BYTES: Type.Integer({
+    minimum: 0,
+    default: 128 * 1024,
+    description: 'JSON bodies up to this size are parsed on the main thread; larger ones on a worker.',
+  }),
   CHUNK_ELEMENTS: Type.Integer({
     minimum: 64,
     default: 4 * MiB,
@@ -57,6 +62,7 @@ export interface Config {
   maxBodyBytes: number;
   maxElements: number;
   inlineMaxElements: number;
+  inlineMaxJsonBytes: number;
   chunkElements: number;
   logLevel: Env['LOG_LEVEL'];
 }
@@ -91,6 +97,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxBodyBytes: e.MAX_BODY_BYTES,
     maxElements: e.MAX_ELEMENTS,
     inlineMaxElements: e.INLINE_MAX_ELEMENTS,
+    inlineMaxJsonBytes: e.INLINE_MAX_JSON_BYTES,
     chunkElements: e.CHUNK_ELEMENTS,
     logLevel: e.LOG_LEVEL,
   };

@@ -131,3 +131,23 @@ t.test('empty tensors and 0-d tensors', async (t) => {
   t.equal(emptyBinary.statusCode, 200);
   t.equal(emptyBinary.rawPayload.length, 0);
 });
+
+t.test('large JSON bodies parsed and serialised by workers give the same bytes as the main thread', async (t) => {
+  const inline = await startApp(t);
+  const offloaded = await startApp(t, { INLINE_MAX_JSON_BYTES: '0', INLINE_MAX_ELEMENTS: '0', CHUNK_ELEMENTS: '64' });
+  const x = Array.from(new Float32Array(genInput(600)));
+  const bodies = [
+    { input: [x.slice(0, 300), x.slice(300)], p: 0.2, seed: '5', return_mask: true },
+    { input: x, shape: [6, 100], dtype: 'float64', p: 0.7, seed: 6, offset: 9 },
+    { input: ['NaN', -0, 'Infinity', 1e-45], mode: 'eval', return_mask: true },
+  ];
+  for (const body of bodies) {
+    const a = await postJson(inline, body);
+    const b = await postJson(offloaded, body);
+    t.equal(b.statusCode, 200);
+    t.equal(b.body, a.body, 'identical reply text');
+  }
+  const binary = await postBinary(offloaded, f32Bytes(x), 'shape=20,30&p=0.5&seed=8', { accept: 'application/json' });
+  const direct = await postBinary(inline, f32Bytes(x), 'shape=20,30&p=0.5&seed=8', { accept: 'application/json' });
+  t.equal(binary.body, direct.body, 'binary in, JSON out, serialised by a worker');
+});

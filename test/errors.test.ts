@@ -57,26 +57,33 @@ const cases: Case[] = [
   ['return_mask with a binary reply', 'json', { input: [1], return_mask: true }, 'accept', 406, 'NOT_ACCEPTABLE'],
 ];
 
-t.test('every bad input gets its 4xx, stable code and a problem document', async (t) => {
-  const app = await startApp(t, { MAX_ELEMENTS: '100' });
-  for (const [name, send, body, query, status, code] of cases) {
-    const res =
-      send === 'json'
-        ? await postJson(app, body, query === 'accept' ? { accept: 'application/octet-stream' } : {})
-        : await postBinary(app, body as Buffer, query);
-    t.equal(res.statusCode, status, `${name}: status`);
-    if (status === 200) {
-      t.equal(res.rawPayload.length, 0, `${name}: an empty tensor with a huge dim is fine`);
-      continue;
+// The same answers whether a JSON body is parsed on the main thread or, being large, by a pool worker.
+const JSON_PATHS = {
+  'main thread': { MAX_ELEMENTS: '100' },
+  'worker pool': { MAX_ELEMENTS: '100', INLINE_MAX_JSON_BYTES: '0', INLINE_MAX_ELEMENTS: '0' },
+};
+
+for (const [path, env] of Object.entries(JSON_PATHS))
+  t.test(`every bad input gets its 4xx, stable code and a problem document (JSON parsed on the ${path})`, async (t) => {
+    const app = await startApp(t, env);
+    for (const [name, send, body, query, status, code] of cases) {
+      const res =
+        send === 'json'
+          ? await postJson(app, body, query === 'accept' ? { accept: 'application/octet-stream' } : {})
+          : await postBinary(app, body as Buffer, query);
+      t.equal(res.statusCode, status, `${name}: status`);
+      if (status === 200) {
+        t.equal(res.rawPayload.length, 0, `${name}: an empty tensor with a huge dim is fine`);
+        continue;
+      }
+      t.match(res.headers['content-type'], /^application\/problem\+json/, `${name}: content type`);
+      const problem = res.json();
+      t.equal(problem.code, code, `${name}: code (${problem.detail})`);
+      t.equal(problem.status, status);
+      t.match(problem, { type: /^urn:dropout-service:problem:/, title: String, detail: String });
+      t.notMatch(problem.detail, /at .*\.ts:\d+/, `${name}: no stack trace`);
     }
-    t.match(res.headers['content-type'], /^application\/problem\+json/, `${name}: content type`);
-    const problem = res.json();
-    t.equal(problem.code, code, `${name}: code (${problem.detail})`);
-    t.equal(problem.status, status);
-    t.match(problem, { type: /^urn:dropout-service:problem:/, title: String, detail: String });
-    t.notMatch(problem.detail, /at .*\.ts:\d+/, `${name}: no stack trace`);
-  }
-});
+  });
 
 t.test('media type, Accept, size and route errors', async (t) => {
   const app = await startApp(t, { MAX_BODY_BYTES: '2048' });

@@ -102,37 +102,3 @@ export function decodeJsonTensor(
   fill(input, 0, 'input');
   return { shape: dims, dtype, data, nested: true };
 }
-
-/** Writes values (or a mask) as JSON text, nested like `shape` or flat. */
-function encodeArray(count: number, shape: number[], nested: boolean, item: (i: number) => string): string {
-  const parts: string[] = [];
-  let next = 0;
-  const emit = (depth: number): void => {
-    parts.push('[');
-    const n = shape[depth];
-    for (let i = 0; i < n; i++) {
-      if (i > 0) parts.push(',');
-      if (depth === shape.length - 1) parts.push(item(next++));
-      else emit(depth + 1);
-    }
-    parts.push(']');
-  };
-  if (nested && shape.length > 0) {
-    emit(0);
-  } else {
-    parts.push('[');
-    for (let i = 0; i < count; i++) parts.push(i === 0 ? item(i) : `,${item(i)}`);
-    parts.push(']');
-  }
-  return parts.join('');
-}
-
-export function encodeJsonValues(tensor: JsonTensor): string {
-  const format = formatterFor(tensor.dtype);
-  const { data } = tensor;
-  return encodeArray(data.length, tensor.shape, tensor.nested, (i) => format(data[i]));
-}
-
-export function encodeJsonMask(tensor: JsonTensor, mask: Uint8Array): string {
-  return encodeArray(mask.length, tensor.shape, tensor.nested, (i) => (mask[i] ? 'true' : 'false'));
-}

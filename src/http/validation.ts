@@ -3,8 +3,9 @@
  * string must stay a string to keep all 64 bits, and "0.5" is not a number); query strings are all text, so their
  * numbers are coerced. Fastify's single default instance would coerce both.
  */
-import { Ajv, type Options } from 'ajv';
+import { Ajv, type ErrorObject, type Options } from 'ajv';
 import type { FastifySchemaCompiler } from 'fastify';
+import { DeferredJson } from '../codec/json-body.js';
 
 const common: Options = {
   // Unknown fields are an error the client should hear about, not something to drop silently.
@@ -19,5 +20,31 @@ const common: Options = {
 const bodyAjv = new Ajv({ ...common, coerceTypes: false });
 const textAjv = new Ajv({ ...common, coerceTypes: 'array' });
 
+type Validate = ((data: unknown) => boolean) & { errors?: ErrorObject[] | null };
+
+function bodyValidator(schema: object): Validate {
+  const validate = bodyAjv.compile(schema);
+  // A large JSON body is parsed by a worker; the route validates its fields with validateBody once they exist.
+  const wrapper: Validate = (data) => {
+    if (data instanceof DeferredJson) return true;
+    const valid = validate(data);
+    wrapper.errors = validate.errors;
+    return valid;
+  };
+  return wrapper;
+}
+
 export const validatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, httpPart }) =>
-  (httpPart === 'body' ? bodyAjv : textAjv).compile(schema as object);
+  httpPart === 'body' ? bodyValidator(schema as object) : textAjv.compile(schema as object);
+
+/** Validates a body against a route's body schema, throwing the same error Fastify's own validation throws. */
+export function validateBody(schema: object, data: unknown): void {
+  const validate = bodyAjv.compile(schema);
+  if (validate(data)) return;
+  const [first] = validate.errors ?? [];
+  throw Object.assign(new Error(`body${first?.instancePath ?? ''} ${first?.message ?? 'is invalid'}`), {
+    statusCode: 400,
+    validation: validate.errors,
+    validationContext: 'body',
+  });
+}

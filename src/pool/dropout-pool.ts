@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { type DropoutParams, dropoutRange } from '../kernel/dropout.js';
 import type { FloatArray } from '../kernel/dtype.js';
+import type { EncodeJsonTask, ParseJsonResult, ParseJsonTask } from './json-tasks.js';
 import type { RangeTask } from './task.js';
 
 export interface PoolOptions {
@@ -84,12 +85,22 @@ export class DropoutPool {
           params,
           mask: maskBuffer,
         };
-        return this.#piscina.run(task) as Promise<number>;
+        return this.#piscina.run(task, { name: 'dropout' }) as Promise<number>;
       }),
     );
     let kept = 0;
     for (const c of counts) kept += c;
     return { kept, mask: maskBuffer ? new Uint8Array(maskBuffer) : undefined };
+  }
+
+  /** Parses and decodes a large JSON request body on a worker. */
+  parseJson(task: ParseJsonTask): Promise<ParseJsonResult> {
+    return this.#piscina.run(task, { name: 'parseJson' }) as Promise<ParseJsonResult>;
+  }
+
+  /** Serialises a large JSON reply on a worker; the bytes come back transferred. */
+  encodeJson(task: EncodeJsonTask): Promise<Uint8Array> {
+    return this.#piscina.run(task, { name: 'encodeJson' }) as Promise<Uint8Array>;
   }
 
   close(): Promise<void> {

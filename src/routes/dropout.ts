@@ -6,24 +6,17 @@
 import type { IncomingMessage } from 'node:http';
 import type { SwaggerTransform } from '@fastify/swagger';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import { decodeBinaryTensor, tensorBytes } from '../codec/binary-tensor.js';
-import {
-  decodeJsonTensor,
-  encodeJsonMask,
-  encodeJsonValues,
-  type JsonTensor,
-  type Tensor,
-} from '../codec/json-tensor.js';
-import { type RawSettings, resolveSettings, type Settings } from '../codec/settings.js';
-import { parseShapeParam } from '../codec/shape.js';
+import type { FastifyRequest } from 'fastify';
+import { jsonBodyParser } from '../codec/json-body.js';
+import { resolveSettings } from '../codec/settings.js';
 import { readIntoShared } from '../codec/shared-body.js';
 import type { Config } from '../config.js';
 import { ProblemError } from '../errors.js';
-import { type Format, MEDIA_TYPES, negotiateFormat } from '../http/formats.js';
+import { decodeBinaryRequest, decodeJsonRequest, formatOf, sendBinary, sendJson } from '../http/dropout-io.js';
+import { MEDIA_TYPES, negotiateFormat } from '../http/formats.js';
 import { PROBLEM_CONTENT_TYPE } from '../http/problems.js';
 import { applyDropout } from '../pool/apply.js';
-import type { DropoutPool, DropoutResult } from '../pool/dropout-pool.js';
+import type { DropoutPool } from '../pool/dropout-pool.js';
 import { ProblemSchema } from '../schemas/common.js';
 import { DropoutJsonBody, DropoutJsonReply, DropoutQuery } from '../schemas/dropout.js';
 
@@ -46,32 +39,20 @@ const BINARY_BODY_DOC = {
   schema: { type: 'string', format: 'binary' },
 };
 
-function jsonReply(tensor: JsonTensor, settings: Settings, result: DropoutResult): string {
-  const seed = settings.seed === null ? 'null' : `"${settings.seed}"`;
-  const mask = result.mask ? `,"mask":${encodeJsonMask(tensor, result.mask)}` : '';
-  return (
-    `{"output":${encodeJsonValues(tensor)},"shape":${JSON.stringify(tensor.shape)},"dtype":"${tensor.dtype}",` +
-    `"p":${JSON.stringify(settings.p)},"mode":"${settings.mode}","variant":"${settings.variant}","rng":"${settings.rng}",` +
-    `"seed":${seed},"offset":${settings.offset},"kept":${result.kept}${mask}}`
-  );
-}
-
-function sendBinary(reply: FastifyReply, tensor: Tensor, settings: Settings, result: DropoutResult): FastifyReply {
-  reply.type(MEDIA_TYPES.binary).headers({
-    'Tensor-Shape': tensor.shape.join(','),
-    'Tensor-Dtype': tensor.dtype,
-    'Dropout-Kept': String(result.kept),
-    'Dropout-Offset': String(settings.offset),
-  });
-  if (settings.seed !== null) reply.header('Dropout-Seed', settings.seed.toString());
-  return reply.send(tensorBytes(tensor));
-}
-
 const dropoutRoutes: FastifyPluginAsyncTypebox<DropoutRouteOptions> = async (app, { config, pool }) => {
   const limits = { maxElements: config.maxElements, maxRank: MAX_RANK };
 
   // Only the formats of API.md §2: a text/plain body gets 415 rather than Fastify's default string parser.
   app.removeContentTypeParser('text/plain');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser(
+    MEDIA_TYPES.json,
+    jsonBodyParser({
+      limit: config.maxBodyBytes,
+      inlineMaxBytes: config.inlineMaxJsonBytes,
+      defaultParser: app.getDefaultJsonParser('error', 'error'),
+    }),
+  );
   app.addContentTypeParser(MEDIA_TYPES.binary, async (request: FastifyRequest, payload: IncomingMessage) =>
     readIntoShared(payload, request.headers['content-length'], config.maxBodyBytes),
   );
@@ -115,8 +96,7 @@ const dropoutRoutes: FastifyPluginAsyncTypebox<DropoutRouteOptions> = async (app
     },
     async (request, reply) => {
       const body: unknown = request.body;
-      const format: Format | undefined =
-        body instanceof Uint8Array ? 'binary' : typeof body === 'object' && body !== null ? 'json' : undefined;
+      const format = formatOf(body);
       if (format === undefined) {
         throw new ProblemError(
           'UNSUPPORTED_MEDIA_TYPE',
@@ -127,32 +107,20 @@ const dropoutRoutes: FastifyPluginAsyncTypebox<DropoutRouteOptions> = async (app
       if (replyFormat === undefined) {
         throw new ProblemError('NOT_ACCEPTABLE', `Accept must allow ${Object.values(MEDIA_TYPES).join(' or ')}`);
       }
-
-      let tensor: Tensor;
-      let raw: RawSettings;
-      let wantMask = false;
-      if (format === 'json') {
-        const json = body as DropoutJsonBody;
-        tensor = decodeJsonTensor(json.input, json.shape, json.dtype ?? 'float32', limits);
-        raw = json;
-        wantMask = json.return_mask ?? false;
-      } else {
-        const query = request.query;
-        const shape = query.shape === undefined ? undefined : parseShapeParam(query.shape);
-        tensor = decodeBinaryTensor(body as Uint8Array, shape, query.dtype ?? 'float32', limits);
-        raw = query;
-      }
-      if (wantMask && replyFormat !== 'json') {
+      const decoded =
+        format === 'binary'
+          ? decodeBinaryRequest(body as Uint8Array, request.query, limits)
+          : await decodeJsonRequest(body, pool, limits);
+      if (decoded.wantMask && replyFormat !== 'json') {
         throw new ProblemError('NOT_ACCEPTABLE', 'return_mask needs a JSON reply: send Accept: application/json');
       }
-      const settings = resolveSettings(raw, tensor.data.length);
+      const { tensor } = decoded;
+      const settings = resolveSettings(decoded.raw, tensor.data.length);
       request.tensorLog = { format, dtype: tensor.dtype, elements: tensor.data.length };
 
-      const result = await applyDropout(pool, tensor, settings, wantMask);
+      const result = await applyDropout(pool, tensor, settings, decoded.wantMask);
       if (replyFormat === 'binary') return sendBinary(reply, tensor, settings, result);
-      // A binary tensor has no nesting of its own; its JSON form nests by shape, as NumPy's tolist() does.
-      const jsonTensor: JsonTensor = { ...tensor, nested: format === 'json' ? (tensor as JsonTensor).nested : true };
-      return reply.type(MEDIA_TYPES.json).send(jsonReply(jsonTensor, settings, result));
+      return sendJson(reply, decoded, settings, result, pool, config.inlineMaxElements);
     },
   );
 };

@@ -1,0 +1,118 @@
+/**
+ * Builds JSON replies as bytes: tensor values are written digit by digit into one growing buffer, which avoids a
+ * JavaScript string per number (String(double) alone costs ~150 ns). The number format is JavaScript's own
+ * Number#toString layout, so the output equals what JSON.stringify would print for the same decimal.
+ */
+import { type DecimalParts, formatFloat64, shortestFloat32BySearch, shortestFloat32Parts } from './float-format.js';
+
+const ZERO = 48;
+const TRUE = Buffer.from('true');
+const FALSE = Buffer.from('false');
+const NAN = Buffer.from('"NaN"');
+const INF = Buffer.from('"Infinity"');
+const NEG_INF = Buffer.from('"-Infinity"');
+
+export class JsonWriter {
+  #bytes: Uint8Array;
+  #length = 0;
+  readonly #parts: DecimalParts = { digits: 0, scale: 0 };
+  readonly #digits = new Uint8Array(10);
+
+  constructor(capacity = 1024) {
+    this.#bytes = new Uint8Array(capacity);
+  }
+
+  #reserve(extra: number): void {
+    if (this.#length + extra <= this.#bytes.length) return;
+    const grown = new Uint8Array(Math.max(this.#bytes.length * 2, this.#length + extra));
+    grown.set(this.#bytes.subarray(0, this.#length));
+    this.#bytes = grown;
+  }
+
+  byte(code: number): void {
+    this.#reserve(1);
+    this.#bytes[this.#length++] = code;
+  }
+
+  /** ASCII text (JSON punctuation, keys, digits). */
+  ascii(text: string): void {
+    this.#reserve(text.length);
+    for (let i = 0; i < text.length; i++) this.#bytes[this.#length++] = text.charCodeAt(i);
+  }
+
+  raw(bytes: Uint8Array): void {
+    this.#reserve(bytes.length);
+    this.#bytes.set(bytes, this.#length);
+    this.#length += bytes.length;
+  }
+
+  bool(value: boolean): void {
+    this.raw(value ? TRUE : FALSE);
+  }
+
+  #nonFinite(v: number): boolean {
+    if (Number.isFinite(v)) return false;
+    this.raw(Number.isNaN(v) ? NAN : v > 0 ? INF : NEG_INF);
+    return true;
+  }
+
+  float64(v: number): void {
+    if (!this.#nonFinite(v)) this.ascii(formatFloat64(v));
+  }
+
+  float32(v: number): void {
+    if (this.#nonFinite(v)) return;
+    if (v === 0) {
+      this.ascii(Object.is(v, -0) ? '-0' : '0');
+      return;
+    }
+    if (!shortestFloat32Parts(Math.abs(v), this.#parts)) {
+      this.ascii(String(shortestFloat32BySearch(v)));
+      return;
+    }
+    if (v < 0) this.byte(45);
+    this.#decimal(this.#parts.digits, this.#parts.scale);
+  }
+
+  /** digits · 10^−scale laid out as Number#toString does (fixed from 1e−7 to 1e21, else exponential). */
+  #decimal(digits: number, scale: number): void {
+    const d = this.#digits;
+    let count = 0;
+    for (let r = digits; r > 0; r = Math.floor(r / 10)) d[count++] = ZERO + (r % 10);
+    // d holds the digits least significant first; the decimal point sits after `point` leading digits.
+    const point = count - scale;
+    this.#reserve(count + 30);
+    const out = this.#bytes;
+    let at = this.#length;
+    if (point >= count && point <= 21) {
+      for (let i = count - 1; i >= 0; i--) out[at++] = d[i];
+      for (let i = count; i < point; i++) out[at++] = ZERO;
+    } else if (point > 0 && point <= 21) {
+      for (let i = count - 1; i >= count - point; i--) out[at++] = d[i];
+      out[at++] = 46;
+      for (let i = count - point - 1; i >= 0; i--) out[at++] = d[i];
+    } else if (point > -6 && point <= 0) {
+      out[at++] = ZERO;
+      out[at++] = 46;
+      for (let i = 0; i < -point; i++) out[at++] = ZERO;
+      for (let i = count - 1; i >= 0; i--) out[at++] = d[i];
+    } else {
+      out[at++] = d[count - 1];
+      if (count > 1) {
+        out[at++] = 46;
+        for (let i = count - 2; i >= 0; i--) out[at++] = d[i];
+      }
+      out[at++] = 101;
+      const e = point - 1;
+      out[at++] = e < 0 ? 45 : 43;
+      const text = String(Math.abs(e));
+      for (let i = 0; i < text.length; i++) out[at++] = text.charCodeAt(i);
+    }
+    this.#length = at;
+  }
+
+  /** The bytes written so far (a view, not a copy). */
+  bytes(): Uint8Array {
+    return this.#bytes.subarray(0, this.#length);
+  }
+}

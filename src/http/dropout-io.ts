@@ -1,0 +1,125 @@
+/**
+ * Request decoding and reply encoding for POST /v1/dropout, for each body format. Small work runs here on the main
+ * thread; large JSON is parsed and serialised by pool workers.
+ */
+import type { FastifyReply } from 'fastify';
+import { decodeBinaryTensor, tensorBytes } from '../codec/binary-tensor.js';
+import { DeferredJson } from '../codec/json-body.js';
+import { type ReplyEcho, writeDropoutReply } from '../codec/json-reply.js';
+import { decodeJsonTensor, type JsonLimits, type Tensor } from '../codec/json-tensor.js';
+import type { RawSettings, Settings } from '../codec/settings.js';
+import { parseShapeParam } from '../codec/shape.js';
+import { ProblemError } from '../errors.js';
+import { viewOf } from '../kernel/dtype.js';
+import type { DropoutPool, DropoutResult } from '../pool/dropout-pool.js';
+import { DropoutJsonBody, type DropoutQuery } from '../schemas/dropout.js';
+import { type Format, MEDIA_TYPES } from './formats.js';
+import { validateBody } from './validation.js';
+
+export interface DecodedRequest {
+  tensor: Tensor;
+  /** Whether a JSON reply nests the values (nested JSON input, or any binary input) or writes them flat. */
+  nested: boolean;
+  raw: RawSettings;
+  wantMask: boolean;
+}
+
+export function formatOf(body: unknown): Format | undefined {
+  if (body instanceof Uint8Array) return 'binary';
+  if (body instanceof DeferredJson || (typeof body === 'object' && body !== null)) return 'json';
+  return undefined;
+}
+
+export function decodeBinaryRequest(bytes: Uint8Array, query: DropoutQuery, limits: JsonLimits): DecodedRequest {
+  const shape = query.shape === undefined ? undefined : parseShapeParam(query.shape);
+  const tensor = decodeBinaryTensor(bytes, shape, query.dtype ?? 'float32', limits);
+  // A binary tensor has no nesting of its own; its JSON form nests by shape, as NumPy's tolist() does.
+  return { tensor, nested: true, raw: query, wantMask: false };
+}
+
+export async function decodeJsonRequest(body: unknown, pool: DropoutPool, limits: JsonLimits): Promise<DecodedRequest> {
+  if (!(body instanceof DeferredJson)) {
+    const json = body as DropoutJsonBody;
+    const tensor = decodeJsonTensor(json.input, json.shape, json.dtype ?? 'float32', limits);
+    return { tensor, nested: tensor.nested, raw: json, wantMask: json.return_mask ?? false };
+  }
+  const { buffer, byteOffset, byteLength } = body.bytes;
+  const parsed = await pool.parseJson({
+    body: { buffer: buffer as SharedArrayBuffer, byteOffset, byteLength },
+    limits,
+  });
+  if (!parsed.ok) throw new ProblemError(parsed.code, parsed.detail);
+  validateBody(DropoutJsonBody, parsed.fields);
+  const json = parsed.fields as DropoutJsonBody;
+  if (parsed.tensor === null) throw new ProblemError('INVALID_REQUEST', 'body/input could not be decoded');
+  const { buffer: data, shape, nested, dtype } = parsed.tensor;
+  const tensor: Tensor = {
+    shape,
+    dtype,
+    data: viewOf(dtype, data, 0, data.byteLength / (dtype === 'float32' ? 4 : 8)),
+  };
+  return { tensor, nested, raw: json, wantMask: json.return_mask ?? false };
+}
+
+export function sendBinary(
+  reply: FastifyReply,
+  tensor: Tensor,
+  settings: Settings,
+  result: DropoutResult,
+): FastifyReply {
+  reply.type(MEDIA_TYPES.binary).headers({
+    'Tensor-Shape': tensor.shape.join(','),
+    'Tensor-Dtype': tensor.dtype,
+    'Dropout-Kept': String(result.kept),
+    'Dropout-Offset': String(settings.offset),
+  });
+  if (settings.seed !== null) reply.header('Dropout-Seed', settings.seed.toString());
+  return reply.send(tensorBytes(tensor));
+}
+
+/** The mask's memory as a SharedArrayBuffer a worker can read (copied when the mask was made on this thread). */
+function shared(mask: Uint8Array): SharedArrayBuffer {
+  if (mask.buffer instanceof SharedArrayBuffer && mask.byteOffset === 0) return mask.buffer;
+  const copy = new Uint8Array(new SharedArrayBuffer(mask.length));
+  copy.set(mask);
+  return copy.buffer as SharedArrayBuffer;
+}
+
+export async function sendJson(
+  reply: FastifyReply,
+  request: DecodedRequest,
+  settings: Settings,
+  result: DropoutResult,
+  pool: DropoutPool,
+  inlineMaxElements: number,
+): Promise<FastifyReply> {
+  const { tensor, nested } = request;
+  const echo: ReplyEcho = {
+    p: settings.p,
+    mode: settings.mode,
+    variant: settings.variant,
+    rng: settings.rng,
+    seed: settings.seed === null ? null : settings.seed.toString(),
+    offset: settings.offset,
+    kept: result.kept,
+  };
+  const { data } = tensor;
+  let bytes: Uint8Array;
+  if (data.length > inlineMaxElements && data.buffer instanceof SharedArrayBuffer) {
+    bytes = await pool.encodeJson({
+      tensor: {
+        buffer: data.buffer,
+        byteOffset: data.byteOffset,
+        length: data.length,
+        shape: tensor.shape,
+        dtype: tensor.dtype,
+        nested,
+      },
+      echo,
+      mask: result.mask ? shared(result.mask) : undefined,
+    });
+  } else {
+    bytes = writeDropoutReply({ data, shape: tensor.shape, dtype: tensor.dtype, nested }, echo, result.mask);
+  }
+  return reply.type(MEDIA_TYPES.json).send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length));
+}

@@ -1,0 +1,85 @@
+/**
+ * The JSON work a pool worker does for large bodies: parse and decode a request, and serialise a reply. Results
+ * are plain data; a client error comes back as {code, detail} because an error thrown in a worker loses its fields.
+ */
+import type { ReplyEcho, ReplyTensor } from '../codec/json-reply.js';
+import { writeDropoutReply } from '../codec/json-reply.js';
+import { decodeJsonTensor, type JsonLimits } from '../codec/json-tensor.js';
+import { type ProblemCode, ProblemError } from '../errors.js';
+import { DTYPES, type Dtype, viewOf } from '../kernel/dtype.js';
+
+export interface SharedBytes {
+  buffer: SharedArrayBuffer;
+  byteOffset: number;
+  byteLength: number;
+}
+
+export interface DecodedJsonTensor {
+  buffer: SharedArrayBuffer;
+  shape: number[];
+  nested: boolean;
+  dtype: Dtype;
+}
+
+export type ParseJsonResult =
+  | { ok: true; fields: Record<string, unknown>; tensor: DecodedJsonTensor | null }
+  | { ok: false; code: ProblemCode; detail: string };
+
+export interface ParseJsonTask {
+  body: SharedBytes;
+  limits: JsonLimits;
+}
+
+function isShape(value: unknown): value is number[] {
+  return Array.isArray(value) && value.every((d) => Number.isSafeInteger(d) && d >= 0);
+}
+
+/**
+ * Parses a request body and decodes its tensor. `fields` is the body with `input` replaced by [] when it is an
+ * array, ready for the route schema; the tensor is decoded only when the fields it depends on are well-formed
+ * (otherwise validation on the main thread reports them).
+ */
+export function parseJsonRequest(task: ParseJsonTask): ParseJsonResult {
+  let body: unknown;
+  try {
+    body = JSON.parse(Buffer.from(task.body.buffer, task.body.byteOffset, task.body.byteLength).toString('utf8'));
+  } catch (error) {
+    return { ok: false, code: 'MALFORMED_JSON', detail: (error as Error).message };
+  }
+  if (
+    typeof body !== 'object' ||
+    body === null ||
+    Array.isArray(body) ||
+    !Array.isArray((body as { input?: unknown }).input)
+  ) {
+    return { ok: true, fields: body as Record<string, unknown>, tensor: null };
+  }
+  const { input, ...rest } = body as { input: unknown[]; dtype?: unknown; shape?: unknown };
+  const fields = { ...rest, input: [] };
+  const dtype = DTYPES.find((d) => d === rest.dtype) ?? (rest.dtype === undefined ? 'float32' : undefined);
+  if (dtype === undefined || (rest.shape !== undefined && !isShape(rest.shape)))
+    return { ok: true, fields, tensor: null };
+  try {
+    const tensor = decodeJsonTensor(input, rest.shape as number[] | undefined, dtype, task.limits);
+    return {
+      ok: true,
+      fields,
+      tensor: { buffer: tensor.data.buffer as SharedArrayBuffer, shape: tensor.shape, nested: tensor.nested, dtype },
+    };
+  } catch (error) {
+    if (error instanceof ProblemError) return { ok: false, code: error.code, detail: error.detail };
+    throw error;
+  }
+}
+
+export interface EncodeJsonTask {
+  tensor: Omit<ReplyTensor, 'data'> & { buffer: SharedArrayBuffer; byteOffset: number; length: number };
+  echo: ReplyEcho;
+  mask?: SharedArrayBuffer;
+}
+
+export function encodeJsonReply(task: EncodeJsonTask): Uint8Array {
+  const { buffer, byteOffset, length, ...rest } = task.tensor;
+  const data = viewOf(rest.dtype, buffer, byteOffset, length);
+  return writeDropoutReply({ ...rest, data }, task.echo, task.mask ? new Uint8Array(task.mask) : undefined);
+}
