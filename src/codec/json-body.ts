@@ -30,8 +30,10 @@ export function jsonBodyParser(options: JsonBodyOptions) {
       parser(request, text, (error, value) => (error ? reject(error) : resolve(value)));
     });
   return async (request: FastifyRequest, payload: IncomingMessage): Promise<unknown> => {
-    const bytes = await readIntoShared(payload, request.headers['content-length'], options.limit);
-    if (bytes.length > options.inlineMaxBytes) return new DeferredJson(bytes);
+    const declared = request.headers['content-length'];
+    const small = declared !== undefined && Number(declared) <= options.inlineMaxBytes;
+    const bytes = await readIntoShared(payload, declared, options.limit, !small);
+    if (bytes.length > options.inlineMaxBytes && bytes.buffer instanceof SharedArrayBuffer) return new DeferredJson(bytes);
     return parse(request, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8'));
   };
 }

@@ -12,7 +12,10 @@ export async function readIntoShared(
   stream: Readable,
   contentLength: string | undefined,
   limit: number,
+  /** Small bodies that stay on the main thread skip the costlier shared allocation. */
+  shared = true,
 ): Promise<Uint8Array> {
+  const allocate = (size: number) => new Uint8Array(shared ? new SharedArrayBuffer(size) : new ArrayBuffer(size));
   const declared = contentLength === undefined ? undefined : Number(contentLength);
   if (declared !== undefined && !(Number.isSafeInteger(declared) && declared >= 0)) {
     throw new ProblemError('INVALID_REQUEST', `Content-Length "${contentLength}" is not a byte count`);
@@ -20,7 +23,7 @@ export async function readIntoShared(
   if (declared !== undefined && declared > limit) {
     throw new ProblemError('TOO_LARGE', `the body is ${declared} bytes; the limit is ${limit} (MAX_BODY_BYTES)`);
   }
-  let bytes = new Uint8Array(new SharedArrayBuffer(declared ?? INITIAL_CHUNKED_BYTES));
+  let bytes = allocate(declared ?? INITIAL_CHUNKED_BYTES);
   let received = 0;
   for await (const chunk of stream as AsyncIterable<Buffer>) {
     const needed = received + chunk.length;
@@ -31,7 +34,7 @@ export async function readIntoShared(
       if (declared !== undefined) {
         throw new ProblemError('INVALID_REQUEST', `the body is longer than its Content-Length of ${declared}`);
       }
-      const grown = new Uint8Array(new SharedArrayBuffer(Math.min(limit, Math.max(needed, bytes.length * 2))));
+      const grown = allocate(Math.min(limit, Math.max(needed, bytes.length * 2)));
       grown.set(bytes.subarray(0, received));
       bytes = grown;
     }
