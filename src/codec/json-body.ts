@@ -33,7 +33,8 @@ export function jsonBodyParser(options: JsonBodyOptions) {
     const declared = request.headers['content-length'];
     const small = declared !== undefined && Number(declared) <= options.inlineMaxBytes;
     const bytes = await readIntoShared(payload, declared, options.limit, !small);
-    if (bytes.length > options.inlineMaxBytes && bytes.buffer instanceof SharedArrayBuffer) return new DeferredJson(bytes);
+    if (bytes.length > options.inlineMaxBytes && bytes.buffer instanceof SharedArrayBuffer)
+      return new DeferredJson(bytes);
     return parse(request, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8'));
   };
 }

@@ -64,7 +64,11 @@ function access(dtype: KernelDtype, data: TensorData): Access {
 }
 
 /** The per-element arithmetic of a variant, given whether the element was kept (or its gaussian multiplier). */
-export function elementFunction(dtype: KernelDtype, variant: KernelVariant, p: number): (x: number, keep: number) => number {
+export function elementFunction(
+  dtype: KernelDtype,
+  variant: KernelVariant,
+  p: number,
+): (x: number, keep: number) => number {
   const R = rounder(dtype);
   if (variant === 'alpha') {
     const a = 1 / Math.sqrt((SELU_ALPHA * SELU_ALPHA * p + 1) * (1 - p));
@@ -91,7 +95,13 @@ function broadcastStrides(shape: number[], noise: number[]): number[] {
 }
 
 /** Walks elements start..end of `shape` in row-major order, yielding each one's noise index. */
-function noiseIndices(shape: number[], noise: number[], start: number, end: number, visit: (i: number, j: number) => void): void {
+function noiseIndices(
+  shape: number[],
+  noise: number[],
+  start: number,
+  end: number,
+  visit: (i: number, j: number) => void,
+): void {
   const strides = broadcastStrides(shape, noise);
   const rank = shape.length;
   const coords = new Array<number>(rank).fill(0);
@@ -136,7 +146,13 @@ export function gaussianMultiplier(key0: number, key1: number, n: number, sigma:
  * Applies the plan to data[start..end) in place and returns how many elements were kept (all of them for
  * gaussian, which drops nothing). With `mask`, mask[i] is 1 where element i was kept.
  */
-export function applyVariantRange(data: TensorData, start: number, end: number, plan: VariantPlan, mask?: Uint8Array): number {
+export function applyVariantRange(
+  data: TensorData,
+  start: number,
+  end: number,
+  plan: VariantPlan,
+  mask?: Uint8Array,
+): number {
   const { dtype, variant, p } = plan;
   const { load, store } = access(dtype, data);
   if (p === 0) {
