@@ -6,7 +6,8 @@
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import { type DropoutParams, dropoutRange } from '../kernel/dropout.js';
+import type { DropoutParams } from '../kernel/dropout.js';
+import { standardDropout } from '../kernel/standard.js';
 import type { FloatArray } from '../kernel/dtype.js';
 import type { EncodeJsonTask, ParseJsonResult, ParseJsonTask } from './json-tasks.js';
 import type { RangeTask } from './task.js';
@@ -69,7 +70,7 @@ export class DropoutPool {
     const { buffer } = data;
     if (n <= this.#options.inlineMaxElements || !(buffer instanceof SharedArrayBuffer)) {
       const mask = wantMask ? new Uint8Array(n) : undefined;
-      return { kept: dropoutRange(data, 0, n, params, mask), mask };
+      return { kept: standardDropout(data, 0, n, params, mask), mask };
     }
     const maskBuffer = wantMask ? new SharedArrayBuffer(n) : undefined;
     const ranges = splitRanges(n, this.#options.workers, this.#options.chunkElements);

@@ -1,6 +1,6 @@
 /** Piscina worker: thin adapters from task data to the pure kernel and codecs. */
 import { Piscina } from 'piscina';
-import { dropoutRange } from '../kernel/dropout.js';
+import { standardDropout } from '../kernel/standard.js';
 import { viewOf } from '../kernel/dtype.js';
 import {
   type EncodeJsonTask,
@@ -15,7 +15,7 @@ import type { RangeTask } from './task.js';
 export function dropout(task: RangeTask): number {
   const data = viewOf(task.dtype, task.buffer, task.byteOffset, task.length);
   const mask = task.mask ? new Uint8Array(task.mask) : undefined;
-  return dropoutRange(data, task.start, task.end, task.params, mask);
+  return standardDropout(data, task.start, task.end, task.params, mask);
 }
 
 export function parseJson(task: ParseJsonTask): ParseJsonResult {
