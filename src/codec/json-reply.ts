@@ -2,12 +2,12 @@
  * The JSON reply of POST /v1/dropout (API.md §2), written as bytes. Pure: the main thread uses it for small tensors
  * and a pool worker for large ones, so big replies are serialised off the event loop.
  */
-import type { Dtype, FloatArray } from '../kernel/dtype.js';
+import type { Dtype, TensorData } from '../kernel/dtype.js';
 import { JsonWriter } from './json-writer.js';
 import type { Mode, Rng, Variant } from './settings.js';
 
 export interface ReplyTensor {
-  data: FloatArray;
+  data: TensorData;
   shape: number[];
   dtype: Dtype;
   /** Nest the values by shape (true) or write them flat. */
@@ -59,8 +59,8 @@ export function writeDropoutReply(tensor: ReplyTensor, echo: ReplyEcho, mask?: U
   const { data, shape, nested } = tensor;
   const w = new JsonWriter(data.length * (tensor.dtype === 'float64' ? 20 : 12) + 256);
   w.ascii('{"output":');
-  if (tensor.dtype === 'float32') writeArray(w, shape, nested, data.length, (i) => w.float32(data[i]));
-  else writeArray(w, shape, nested, data.length, (i) => w.float64(data[i]));
+  const write = w.writerFor(tensor.dtype);
+  writeArray(w, shape, nested, data.length, (i) => write(data[i]));
   w.ascii(
     `,"shape":${JSON.stringify(shape)},"dtype":"${tensor.dtype}","p":${JSON.stringify(echo.p)},"mode":"${echo.mode}",` +
       `"variant":"${echo.variant}","rng":"${echo.rng}","seed":${echo.seed === null ? 'null' : `"${echo.seed}"`},` +

@@ -4,7 +4,7 @@
  */
 
 import { ProblemError } from '../errors.js';
-import { BYTES_PER_ELEMENT, type Dtype, type FloatArray, viewOf } from '../kernel/dtype.js';
+import { BYTES_PER_ELEMENT, type Dtype, encoderFor, type TensorData, viewOf } from '../kernel/dtype.js';
 import { formatterFor, NON_FINITE_IN } from './float-format.js';
 import { checkShape, elementCount } from './shape.js';
 
@@ -12,7 +12,7 @@ export interface Tensor {
   shape: number[];
   dtype: Dtype;
   /** Row-major values, in shared memory so the pool can compute on them in place. */
-  data: FloatArray;
+  data: TensorData;
 }
 
 export interface JsonTensor extends Tensor {
@@ -41,7 +41,7 @@ function claimedShape(input: unknown[], maxRank: number): number[] {
   return dims;
 }
 
-function allocate(dtype: Dtype, count: number): FloatArray {
+function allocate(dtype: Dtype, count: number): TensorData {
   return viewOf(dtype, new SharedArrayBuffer(count * BYTES_PER_ELEMENT[dtype]), 0, count);
 }
 
@@ -67,7 +67,8 @@ export function decodeJsonTensor(
       );
     }
     const data = allocate(dtype, input.length);
-    for (let i = 0; i < input.length; i++) data[i] = toNumber(input[i], `input[${i}]`);
+    const encode = encoderFor(dtype);
+    for (let i = 0; i < input.length; i++) data[i] = encode(toNumber(input[i], `input[${i}]`));
     return { shape: resolved, dtype, data, nested: false };
   }
 
@@ -77,6 +78,7 @@ export function decodeJsonTensor(
     throw new ProblemError('SHAPE_MISMATCH', `shape [${shape}] does not match the nested input's shape [${dims}]`);
   }
   const data = allocate(dtype, elementCount(dims));
+  const encode = encoderFor(dtype);
   let next = 0;
   const rank = dims.length;
   const fill = (level: unknown[], depth: number, path: string): void => {
@@ -95,7 +97,7 @@ export function decodeJsonTensor(
           `${path}[${i}] is ${leaf ? 'an array' : 'not an array'} but the input's shape is [${dims}]`,
         );
       }
-      if (leaf) data[next++] = toNumber(item, `${path}[${i}]`);
+      if (leaf) data[next++] = encode(toNumber(item, `${path}[${i}]`));
       else fill(item as unknown[], depth + 1, `${path}[${i}]`);
     }
   };

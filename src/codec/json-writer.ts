@@ -3,6 +3,8 @@
  * JavaScript string per number (String(double) alone costs ~150 ns). The number format is JavaScript's own
  * Number#toString layout, so the output equals what JSON.stringify would print for the same decimal.
  */
+import type { Dtype } from '../kernel/dtype.js';
+import { bf16ToNumber, f16ToNumber, numberToBf16, numberToF16 } from '../kernel/half.js';
 import { type DecimalParts, formatFloat64, shortestFloat32BySearch, shortestFloat32Parts } from './float-format.js';
 
 const ZERO = 48;
@@ -72,6 +74,40 @@ export class JsonWriter {
     }
     if (v < 0) this.byte(45);
     this.#decimal(this.#parts.digits, this.#parts.scale);
+  }
+
+  /**
+   * A 16-bit value (given as its bits): the fewest digits that read back to the same bits. At most five digits
+   * are ever needed, so the plain toPrecision search is cheap enough here.
+   */
+  half(bits: number, decode: (bits: number) => number, encode: (x: number) => number): void {
+    const v = decode(bits);
+    if (this.#nonFinite(v)) return;
+    if (v === 0) {
+      this.ascii(Object.is(v, -0) ? '-0' : '0');
+      return;
+    }
+    for (let digits = 1; digits <= 17; digits++) {
+      const candidate = Number(v.toPrecision(digits));
+      if (encode(candidate) === bits) {
+        this.ascii(String(candidate));
+        return;
+      }
+    }
+  }
+
+  /** The writer of one stored element of `dtype`. */
+  writerFor(dtype: Dtype): (stored: number) => void {
+    switch (dtype) {
+      case 'float32':
+        return (v) => this.float32(v);
+      case 'float64':
+        return (v) => this.float64(v);
+      case 'float16':
+        return (bits) => this.half(bits, f16ToNumber, numberToF16);
+      case 'bfloat16':
+        return (bits) => this.half(bits, bf16ToNumber, numberToBf16);
+    }
   }
 
   /** digits · 10^−scale laid out as Number#toString does (fixed from 1e−7 to 1e21, else exponential). */

@@ -10,7 +10,7 @@ import { decodeJsonTensor, type JsonLimits, type Tensor } from '../codec/json-te
 import type { RawSettings, Settings } from '../codec/settings.js';
 import { parseShapeParam } from '../codec/shape.js';
 import { ProblemError } from '../errors.js';
-import { viewOf } from '../kernel/dtype.js';
+import { BYTES_PER_ELEMENT, viewOf } from '../kernel/dtype.js';
 import type { DropoutPool, DropoutResult } from '../pool/dropout-pool.js';
 import { DropoutJsonBody, type DropoutQuery } from '../schemas/dropout.js';
 import { type Format, MEDIA_TYPES } from './formats.js';
@@ -56,7 +56,7 @@ export async function decodeJsonRequest(body: unknown, pool: DropoutPool, limits
   const tensor: Tensor = {
     shape,
     dtype,
-    data: viewOf(dtype, data, 0, data.byteLength / (dtype === 'float32' ? 4 : 8)),
+    data: viewOf(dtype, data, 0, data.byteLength / BYTES_PER_ELEMENT[dtype]),
   };
   return { tensor, nested, raw: json, wantMask: json.return_mask ?? false };
 }

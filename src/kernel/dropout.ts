@@ -2,13 +2,13 @@
  * Standard (inverted) dropout, API.md §1, on a range of a flat tensor, in place.
  * Pure typed-array code: no I/O, no threads, so the same function serves the main thread, the worker pool and tests.
  */
-import { type Dtype, type FloatArray, roundTo } from './dtype.js';
+import { type FloatArray, type FloatDtype, roundTo } from './dtype.js';
 import { philox4x32 } from './philox.js';
 
 const TWO_32 = 4294967296;
 
 export interface DropoutParams {
-  dtype: Dtype;
+  dtype: FloatDtype;
   /** Drop probability in [0, 1]. */
   p: number;
   /** Philox key words (philoxKey(seed)). */
@@ -24,7 +24,7 @@ export function keepThreshold(p: number): number {
 }
 
 /** The scale s = R(1 / R(1 − p)) applied to kept elements, rounded as PyTorch's CPU kernel rounds it. */
-export function keepScale(dtype: Dtype, p: number): number {
+export function keepScale(dtype: FloatDtype, p: number): number {
   return roundTo(dtype, 1 / roundTo(dtype, 1 - p));
 }
 

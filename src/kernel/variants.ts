@@ -4,11 +4,11 @@
  * Arithmetic follows PyTorch's CPU kernels operation by operation; 16-bit types compute in float32 and round to
  * 16 bits after each operation. Pure: no I/O, no threads.
  */
+
+import type { Dtype, TensorData } from './dtype.js';
 import { bf16ToNumber, f16ToNumber, numberToBf16, numberToF16 } from './half.js';
 import { philox4x32 } from './philox.js';
 
-export type KernelDtype = 'float32' | 'float64' | 'float16' | 'bfloat16';
-export type TensorData = Float32Array | Float64Array | Uint16Array;
 export type KernelVariant = 'standard' | 'alpha' | 'gaussian';
 
 /** SELU's α, as torch.nn.AlphaDropout uses it. */
@@ -16,7 +16,7 @@ export const SELU_ALPHA = 1.7580993408473766;
 const TWO_32 = 4294967296;
 
 export interface VariantPlan {
-  dtype: KernelDtype;
+  dtype: Dtype;
   variant: KernelVariant;
   p: number;
   shape: number[];
@@ -31,10 +31,12 @@ export interface VariantPlan {
    * torch stream, which is serial, always comes this way).
    */
   keep?: Uint8Array;
+  /** Precomputed gaussian multipliers R(1 + σ·z) per noise element (for broadcast noise). */
+  multipliers?: Float64Array;
 }
 
 /** R(·): round a float64 result to the dtype, as the dtype's arithmetic would. */
-export function rounder(dtype: KernelDtype): (x: number) => number {
+export function rounder(dtype: Dtype): (x: number) => number {
   switch (dtype) {
     case 'float32':
       return Math.fround;
@@ -52,7 +54,7 @@ interface Access {
   store: (i: number, v: number) => void;
 }
 
-function access(dtype: KernelDtype, data: TensorData): Access {
+function access(dtype: Dtype, data: TensorData): Access {
   if (dtype === 'float16') {
     return { load: (i) => f16ToNumber(data[i]), store: (i, v) => (data[i] = numberToF16(v)) };
   }
@@ -64,11 +66,7 @@ function access(dtype: KernelDtype, data: TensorData): Access {
 }
 
 /** The per-element arithmetic of a variant, given whether the element was kept (or its gaussian multiplier). */
-export function elementFunction(
-  dtype: KernelDtype,
-  variant: KernelVariant,
-  p: number,
-): (x: number, keep: number) => number {
+export function elementFunction(dtype: Dtype, variant: KernelVariant, p: number): (x: number, keep: number) => number {
   const R = rounder(dtype);
   if (variant === 'alpha') {
     const a = 1 / Math.sqrt((SELU_ALPHA * SELU_ALPHA * p + 1) * (1 - p));
@@ -170,9 +168,12 @@ export function applyVariantRange(
   const threshold = Math.floor((1 - p) * TWO_32);
   const sigma = Math.sqrt(p / (1 - p));
   const R = rounder(dtype);
+  const { multipliers } = plan;
   const decide =
     variant === 'gaussian'
-      ? (j: number) => R(gaussianMultiplier(plan.key0, plan.key1, plan.offset + j, sigma, words))
+      ? multipliers
+        ? (j: number) => multipliers[j]
+        : (j: number) => R(gaussianMultiplier(plan.key0, plan.key1, plan.offset + j, sigma, words))
       : plan.keep
         ? (j: number) => plan.keep![j]
         : (j: number) => (philoxDraw(plan.key0, plan.key1, plan.offset + j, words) < threshold ? 1 : 0);
@@ -187,4 +188,20 @@ export function applyVariantRange(
   if (plan.noiseShape === null) for (let i = start; i < end; i++) visit(i, i);
   else noiseIndices(plan.shape, plan.noiseShape, start, end, visit);
   return kept;
+}
+
+/**
+ * The draws of noise elements [0, count) on the Philox stream, computed once for a broadcast noise shape rather
+ * than once per element: keep decisions for standard and alpha, multipliers for gaussian.
+ */
+export function philoxNoise(plan: VariantPlan, count: number, out: Uint8Array | Float64Array): void {
+  const words = new Uint32Array(4);
+  if (plan.variant === 'gaussian') {
+    const R = rounder(plan.dtype);
+    const sigma = Math.sqrt(plan.p / (1 - plan.p));
+    for (let j = 0; j < count; j++) out[j] = R(gaussianMultiplier(plan.key0, plan.key1, plan.offset + j, sigma, words));
+    return;
+  }
+  const threshold = Math.floor((1 - plan.p) * TWO_32);
+  for (let j = 0; j < count; j++) out[j] = philoxDraw(plan.key0, plan.key1, plan.offset + j, words) < threshold ? 1 : 0;
 }

@@ -7,10 +7,12 @@ import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { DropoutParams } from '../kernel/dropout.js';
+import type { FloatArray, TensorData } from '../kernel/dtype.js';
 import { standardDropout } from '../kernel/standard.js';
-import type { FloatArray } from '../kernel/dtype.js';
+import { applyVariantRange, type VariantPlan } from '../kernel/variants.js';
 import type { EncodeJsonTask, ParseJsonResult, ParseJsonTask } from './json-tasks.js';
-import type { RangeTask } from './task.js';
+import { drawNoise } from './noise.js';
+import type { NoiseTask, RangeTask, VariantTask } from './task.js';
 
 export interface PoolOptions {
   workers: number;
@@ -92,6 +94,48 @@ export class DropoutPool {
     let kept = 0;
     for (const c of counts) kept += c;
     return { kept, mask: maskBuffer ? new Uint8Array(maskBuffer) : undefined };
+  }
+
+  /**
+   * Draws a plan's noise into shared memory (plan.keep, or plan.multipliers for gaussian): on a worker when large,
+   * since the torch stream is serial and would otherwise hold the event loop.
+   */
+  async drawNoise(plan: VariantPlan, rng: 'philox' | 'torch', seed: bigint, count: number): Promise<void> {
+    const bytes = plan.variant === 'gaussian' ? count * 8 : count;
+    const shared = new SharedArrayBuffer(bytes);
+    const out = plan.variant === 'gaussian' ? new Float64Array(shared) : new Uint8Array(shared);
+    const task: NoiseTask = { plan, rng, seed, count, out };
+    if (count <= this.#options.inlineMaxElements) drawNoise(task);
+    else await this.#piscina.run(task, { name: 'noise' });
+    if (out instanceof Float64Array) plan.multipliers = out;
+    else plan.keep = out;
+  }
+
+  /** Applies the general variant kernel to `data` in place, split across the workers like run(). */
+  async runVariant(data: TensorData, plan: VariantPlan, wantMask: boolean): Promise<DropoutResult> {
+    const n = data.length;
+    const { buffer } = data;
+    if (n <= this.#options.inlineMaxElements || !(buffer instanceof SharedArrayBuffer)) {
+      const mask = wantMask ? new Uint8Array(n) : undefined;
+      return { kept: applyVariantRange(data, 0, n, plan, mask), mask };
+    }
+    const maskBuffer = wantMask ? new SharedArrayBuffer(n) : undefined;
+    const counts = await Promise.all(
+      splitRanges(n, this.#options.workers, this.#options.chunkElements).map(([start, end]) => {
+        const task: VariantTask = {
+          dtype: plan.dtype,
+          buffer,
+          byteOffset: data.byteOffset,
+          length: n,
+          start,
+          end,
+          plan,
+          mask: maskBuffer,
+        };
+        return this.#piscina.run(task, { name: 'variant' }) as Promise<number>;
+      }),
+    );
+    return { kept: counts.reduce((a, b) => a + b, 0), mask: maskBuffer ? new Uint8Array(maskBuffer) : undefined };
   }
 
   /** Parses and decodes a large JSON request body on a worker. */

@@ -115,7 +115,7 @@ const dropoutRoutes: FastifyPluginAsyncTypebox<DropoutRouteOptions> = async (app
         throw new ProblemError('NOT_ACCEPTABLE', 'return_mask needs a JSON reply: send Accept: application/json');
       }
       const { tensor } = decoded;
-      const settings = resolveSettings(decoded.raw, tensor.data.length);
+      const settings = resolveSettings(decoded.raw, tensor.shape, tensor.dtype);
       request.tensorLog = { format, dtype: tensor.dtype, elements: tensor.data.length };
 
       const result = await applyDropout(pool, tensor, settings, decoded.wantMask);

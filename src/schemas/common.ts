@@ -19,7 +19,11 @@ export const ProblemSchema = Type.Object(
   { $id: 'Problem', title: 'Problem (RFC 9457)' },
 );
 
-export const DtypeSchema = Type.Enum([...DTYPES], { default: 'float32', description: 'Element type of the tensor.' });
+export const DtypeSchema = Type.Enum([...DTYPES], {
+  default: 'float32',
+  description:
+    'Element type of the tensor. float16/bfloat16 compute in float32 and round to 16 bits after each operation.',
+});
 export const PSchema = Type.Number({
   minimum: 0,
   maximum: 1,
@@ -33,11 +37,13 @@ export const ModeSchema = Type.Enum([...MODES], {
 });
 export const VariantSchema = Type.Enum([...VARIANTS], {
   default: 'standard',
-  description: 'Dropout variant (API.md §1).',
+  description:
+    'standard: torch.nn.Dropout. alpha: torch.nn.AlphaDropout (SELU-preserving). feature / feature_alpha: whole channels of an (N, C, ...) tensor dropped together (Dropout1d/2d/3d, FeatureAlphaDropout). gaussian: Keras GaussianDropout, x·(1 + σz) with σ = sqrt(p/(1−p)).',
 });
 export const RngSchema = Type.Enum([...RNGS], {
   default: 'philox',
-  description: 'Random stream: Philox4x32-10 keyed by the seed, counter = draw index.',
+  description:
+    "philox: Philox4x32-10 keyed by the seed, counter = draw index (parallel, shardable). torch: PyTorch's CPU generator (MT19937), bit-identical to torch.manual_seed(seed) then F.dropout; serial; offset = noise elements already drawn.",
 });
 export const SEED_DESCRIPTION =
   'Integer in [0, 2^64): a JSON number up to 2^53 − 1 or a decimal string; negatives down to −2^63 wrap modulo 2^64 as torch.manual_seed does. Omitted in train mode: drawn from a CSPRNG and reported in the reply.';

@@ -37,6 +37,13 @@ export const DropoutJsonBody = Type.Object(
     offset: Type.Optional(OffsetSchema),
     variant: Type.Optional(VariantSchema),
     rng: Type.Optional(RngSchema),
+    noise_shape: Type.Optional(
+      Type.Array(Type.Integer({ minimum: 1 }), {
+        description:
+          "Shape of the dropout noise, broadcast over the input (TensorFlow/Keras semantics): same rank, each dim the input's or 1. One draw per noise element.",
+        examples: [[2, 3, 1]],
+      }),
+    ),
     return_mask: Type.Optional(
       Type.Boolean({ default: false, description: 'Also return the keep mask (true where an element was kept).' }),
     ),
@@ -70,6 +77,12 @@ export const DropoutQuery = Type.Object(
     offset: Type.Optional(Type.String({ description: OFFSET_DESCRIPTION, examples: ['0'] })),
     variant: Type.Optional(VariantSchema),
     rng: Type.Optional(RngSchema),
+    noise_shape: Type.Optional(
+      Type.String({
+        description: 'Comma-separated noise shape (see the JSON field noise_shape).',
+        examples: ['2,3,1'],
+      }),
+    ),
   },
   { additionalProperties: false },
 );
