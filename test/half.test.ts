@@ -1,12 +1,27 @@
 import t from 'tap';
 import { bf16ToNumber, f16ToNumber, numberToBf16, numberToF16 } from '../src/kernel/half.js';
-import { applyVariantRange } from '../src/kernel/variants.js';
 import { philoxKey } from '../src/kernel/philox.js';
+import { applyVariantRange } from '../src/kernel/variants.js';
 
-type Codec = { name: string; decode: (b: number) => number; encode: (x: number) => number; isNaN: (b: number) => boolean };
+type Codec = {
+  name: string;
+  decode: (b: number) => number;
+  encode: (x: number) => number;
+  isNaN: (b: number) => boolean;
+};
 const codecs: Codec[] = [
-  { name: 'float16', decode: f16ToNumber, encode: numberToF16, isNaN: (b) => (b & 0x7c00) === 0x7c00 && (b & 0x3ff) !== 0 },
-  { name: 'bfloat16', decode: bf16ToNumber, encode: numberToBf16, isNaN: (b) => (b & 0x7f80) === 0x7f80 && (b & 0x7f) !== 0 },
+  {
+    name: 'float16',
+    decode: f16ToNumber,
+    encode: numberToF16,
+    isNaN: (b) => (b & 0x7c00) === 0x7c00 && (b & 0x3ff) !== 0,
+  },
+  {
+    name: 'bfloat16',
+    decode: bf16ToNumber,
+    encode: numberToBf16,
+    isNaN: (b) => (b & 0x7f80) === 0x7f80 && (b & 0x7f) !== 0,
+  },
 ];
 
 for (const c of codecs) {
@@ -25,11 +40,16 @@ for (const c of codecs) {
       if (c.encode(v) !== b) fail(`${b.toString(16)} → ${v} → ${c.encode(v).toString(16)}`);
       // The next pattern up in magnitude (same sign); the midpoint is exact in float32 and must go to the even one.
       const next = b + 1;
-      if ((b & 0x7fff) === (c.name === 'float16' ? 0x7bff : 0x7f7f) || (b & 0x7fff) >= (c.name === 'float16' ? 0x7c00 : 0x7f80)) continue;
+      if (
+        (b & 0x7fff) === (c.name === 'float16' ? 0x7bff : 0x7f7f) ||
+        (b & 0x7fff) >= (c.name === 'float16' ? 0x7c00 : 0x7f80)
+      )
+        continue;
       const w = c.decode(next);
       const mid = (v + w) / 2;
       const even = (b & 1) === 0 ? b : next;
-      if (c.encode(mid) !== even) fail(`midpoint of ${b.toString(16)} and ${next.toString(16)} gave ${c.encode(mid).toString(16)}`);
+      if (c.encode(mid) !== even)
+        fail(`midpoint of ${b.toString(16)} and ${next.toString(16)} gave ${c.encode(mid).toString(16)}`);
       const nudge = Math.abs(w - v) / 1024;
       const sign = b & 0x8000 ? -1 : 1;
       if (c.encode(mid - sign * nudge) !== b) fail(`just below the midpoint after ${b.toString(16)}`);

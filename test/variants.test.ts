@@ -114,7 +114,7 @@ t.test('every variant gives the same bytes whatever the worker count and split',
   ];
   const results: Buffer[][] = [];
   for (const env of [
-    { WORKERS: '1', INLINE_MAX_ELEMENTS: '100000' },
+    { WORKERS: '1', INLINE_MAX_ELEMENTS: '100000', CHUNK_ELEMENTS: '4194304' },
     { WORKERS: '2', INLINE_MAX_ELEMENTS: '0', CHUNK_ELEMENTS: '1000' },
     { WORKERS: '3', INLINE_MAX_ELEMENTS: '0', CHUNK_ELEMENTS: '64' },
   ]) {
