@@ -1,18 +1,18 @@
 /**
  * The worker pool (piscina) that runs the kernel. A tensor is split into element ranges that workers compute in
  * place in shared memory; small tensors run on the calling thread, where a worker hop would cost more than the work.
- * The result never depends on the split: every element's draw is fixed by its index (counter-based Philox).
+ * The result never depends on the split: every element's draw is fixed by its index (counter-based Philox), or
+ * the noise was drawn before the split (the serial torch stream).
  */
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { DropoutParams } from '../kernel/dropout.js';
 import type { FloatArray, TensorData } from '../kernel/dtype.js';
-import { standardDropout } from '../kernel/standard.js';
-import { applyVariantRange, type VariantPlan } from '../kernel/variants.js';
+import type { VariantPlan } from '../kernel/variants.js';
 import type { EncodeJsonTask, ParseJsonResult, ParseJsonTask } from './json-tasks.js';
 import { drawNoise } from './noise.js';
-import type { NoiseTask, RangeTask, VariantTask } from './task.js';
+import { type NoiseTask, type RangeKernel, type RangeTask, runRange } from './task.js';
 
 export interface PoolOptions {
   workers: number;
@@ -66,34 +66,41 @@ export class DropoutPool {
     return this.#piscina.utilization;
   }
 
-  /** Applies dropout to `data` in place and reports what was kept. */
-  async run(data: FloatArray, params: DropoutParams, wantMask: boolean): Promise<DropoutResult> {
+  /** Applies the fused standard kernel to `data` in place and reports what was kept. */
+  run(data: FloatArray, params: DropoutParams, wantMask: boolean): Promise<DropoutResult> {
+    return this.#inPlace(data, { kind: 'standard', params }, wantMask);
+  }
+
+  /** Applies the general variant kernel to `data` in place and reports what was kept. */
+  runVariant(data: TensorData, plan: VariantPlan, wantMask: boolean): Promise<DropoutResult> {
+    return this.#inPlace(data, { kind: 'variant', plan }, wantMask);
+  }
+
+  async #inPlace(data: TensorData, kernel: RangeKernel, wantMask: boolean): Promise<DropoutResult> {
     const n = data.length;
     const { buffer } = data;
     if (n <= this.#options.inlineMaxElements || !(buffer instanceof SharedArrayBuffer)) {
       const mask = wantMask ? new Uint8Array(n) : undefined;
-      return { kept: standardDropout(data, 0, n, params, mask), mask };
+      return { kept: runRange(kernel, data, 0, n, mask), mask };
     }
     const maskBuffer = wantMask ? new SharedArrayBuffer(n) : undefined;
-    const ranges = splitRanges(n, this.#options.workers, this.#options.chunkElements);
+    const dtype = kernel.kind === 'standard' ? kernel.params.dtype : kernel.plan.dtype;
     const counts = await Promise.all(
-      ranges.map(([start, end]) => {
+      splitRanges(n, this.#options.workers, this.#options.chunkElements).map(([start, end]) => {
         const task: RangeTask = {
-          dtype: params.dtype,
+          kernel,
+          dtype,
           buffer,
           byteOffset: data.byteOffset,
           length: n,
           start,
           end,
-          params,
           mask: maskBuffer,
         };
-        return this.#piscina.run(task, { name: 'dropout' }) as Promise<number>;
+        return this.#piscina.run(task, { name: 'range' }) as Promise<number>;
       }),
     );
-    let kept = 0;
-    for (const c of counts) kept += c;
-    return { kept, mask: maskBuffer ? new Uint8Array(maskBuffer) : undefined };
+    return { kept: counts.reduce((a, b) => a + b, 0), mask: maskBuffer ? new Uint8Array(maskBuffer) : undefined };
   }
 
   /**
@@ -109,33 +116,6 @@ export class DropoutPool {
     else await this.#piscina.run(task, { name: 'noise' });
     if (out instanceof Float64Array) plan.multipliers = out;
     else plan.keep = out;
-  }
-
-  /** Applies the general variant kernel to `data` in place, split across the workers like run(). */
-  async runVariant(data: TensorData, plan: VariantPlan, wantMask: boolean): Promise<DropoutResult> {
-    const n = data.length;
-    const { buffer } = data;
-    if (n <= this.#options.inlineMaxElements || !(buffer instanceof SharedArrayBuffer)) {
-      const mask = wantMask ? new Uint8Array(n) : undefined;
-      return { kept: applyVariantRange(data, 0, n, plan, mask), mask };
-    }
-    const maskBuffer = wantMask ? new SharedArrayBuffer(n) : undefined;
-    const counts = await Promise.all(
-      splitRanges(n, this.#options.workers, this.#options.chunkElements).map(([start, end]) => {
-        const task: VariantTask = {
-          dtype: plan.dtype,
-          buffer,
-          byteOffset: data.byteOffset,
-          length: n,
-          start,
-          end,
-          plan,
-          mask: maskBuffer,
-        };
-        return this.#piscina.run(task, { name: 'variant' }) as Promise<number>;
-      }),
-    );
-    return { kept: counts.reduce((a, b) => a + b, 0), mask: maskBuffer ? new Uint8Array(maskBuffer) : undefined };
   }
 
   /** Parses and decodes a large JSON request body on a worker. */

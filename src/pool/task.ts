@@ -1,31 +1,30 @@
 /** What crosses to a worker: plain data over shared memory, so nothing large is copied or cloned. */
 import type { DropoutParams } from '../kernel/dropout.js';
-import type { Dtype, FloatDtype } from '../kernel/dtype.js';
-import type { VariantPlan } from '../kernel/variants.js';
+import type { Dtype, FloatArray, TensorData } from '../kernel/dtype.js';
+import { standardDropout } from '../kernel/standard.js';
+import { applyVariantRange, type VariantPlan } from '../kernel/variants.js';
+
+/** Which kernel a range runs: the fused standard one (float32/float64, Philox per element) or the general one. */
+export type RangeKernel = { kind: 'standard'; params: DropoutParams } | { kind: 'variant'; plan: VariantPlan };
 
 export interface RangeTask {
-  dtype: FloatDtype;
+  kernel: RangeKernel;
+  dtype: Dtype;
   buffer: SharedArrayBuffer;
   byteOffset: number;
   length: number;
   /** Element range [start, end) of the tensor this task computes in place. */
   start: number;
   end: number;
-  params: DropoutParams;
   /** One byte per element; the task writes its range. */
   mask?: SharedArrayBuffer;
 }
 
-/** A range of the general variant kernel; the plan's precomputed noise, if any, is in shared memory too. */
-export interface VariantTask {
-  dtype: Dtype;
-  buffer: SharedArrayBuffer;
-  byteOffset: number;
-  length: number;
-  start: number;
-  end: number;
-  plan: VariantPlan;
-  mask?: SharedArrayBuffer;
+/** Runs a kernel on data[start..end) in place; returns the kept count. */
+export function runRange(kernel: RangeKernel, data: TensorData, start: number, end: number, mask?: Uint8Array): number {
+  return kernel.kind === 'standard'
+    ? standardDropout(data as FloatArray, start, end, kernel.params, mask)
+    : applyVariantRange(data, start, end, kernel.plan, mask);
 }
 
 /** Draws `count` noise elements into `out` (keep bytes, or gaussian multipliers). */
