@@ -1,0 +1,680 @@
+/**
+ * The benchmark harness (`npm run bench`, `npm run bench -- --quick`): starts the service, a bare Fastify baseline
+ * and a FastAPI + PyTorch baseline on 127.0.0.1, measures everything in one run, and prints one table of figures,
+ * baselines, ratios and targets. Writes bench/results/latest.json and bench/results/kernel-throughput.svg.
+ *
+ * Sections: kernel throughput (in process) and pool scaling; memory of one 64 MiB request; HTTP req/s and p99 against
+ * the bare-Fastify baseline and against FastAPI; p99 of small requests while 64 MiB requests flow.
+ * Every child process is killed on exit, error or signal (see common.ts).
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { availableParallelism, cpus, loadavg } from 'node:os';
+import { resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  BENCH_DIR,
+  type Child,
+  float32Body,
+  fmt,
+  foreignCpuMeter,
+  freePort,
+  type LoadResult,
+  type LoadSpec,
+  PYTHON,
+  ROOT,
+  runCommand,
+  runLoad,
+  sampleValues,
+  spawnChild,
+  stopAllChildren,
+  textTable,
+  waitReady,
+} from './common.js';
+import { checkKernels, kernelSweep, loadKernels, poolThroughput, type SweepPoint, torchSweep } from './kernel.js';
+import { throughputSvg } from './plot.js';
+
+const K = 1024;
+const M = 1024 * 1024;
+const QUICK = process.argv.includes('--quick');
+const SETTINGS = QUICK
+  ? { duration: 1.5, warmup: 1, connections: 10, reps: 3, minMs: 30, poolMinMs: 200 }
+  : { duration: 5, warmup: 2, connections: 10, reps: 7, minMs: 100, poolMinMs: 500 };
+/** Connections of the 16M-element background load in the responsiveness case. */
+const BACKGROUND_CONNECTIONS = 1;
+const RESULTS_DIR = resolve(BENCH_DIR, 'results');
+const startedAt = performance.now();
+/** 1-minute load average before the harness starts anything: above ~0.5, something else is using the CPUs. */
+const loadBefore = loadavg()[0];
+
+// ---------------------------------------------------------------------------------------------------------------
+// Rows of the one table
+
+interface Target {
+  op: '>=' | '<=';
+  value: number;
+}
+
+interface Row {
+  section: string;
+  case: string;
+  figure: number | null;
+  figureText: string;
+  baseline: number | null;
+  baselineText: string;
+  ratio: number | null;
+  target: Target | null;
+  pass: boolean | null;
+  /** Average cores other processes used while this row was measured (null: not metered). */
+  foreignCores: number | null;
+  detail?: unknown;
+}
+
+/** Other processes using this much CPU during a measurement mark its row "noisy". */
+const NOISY_CORES = 0.25;
+
+const rows: Row[] = [];
+const notes: string[] = [];
+
+function log(message: string): void {
+  const seconds = ((performance.now() - startedAt) / 1000).toFixed(1).padStart(5);
+  process.stderr.write(`[${seconds}s] ${message}\n`);
+}
+
+function addRow(
+  row: Omit<Row, 'pass' | 'ratio' | 'foreignCores'> & { ratio?: number | null; foreignCores?: number | null },
+): void {
+  const ratio =
+    row.ratio !== undefined
+      ? row.ratio
+      : row.figure !== null && row.baseline !== null && row.baseline > 0
+        ? row.figure / row.baseline
+        : null;
+  const pass =
+    row.target === null || ratio === null || !Number.isFinite(ratio)
+      ? null
+      : row.target.op === '>='
+        ? ratio >= row.target.value
+        : ratio <= row.target.value;
+  rows.push({ ...row, ratio, pass, foreignCores: row.foreignCores ?? null });
+}
+
+function errorRow(section: string, name: string, reason: string, target: Target | null = null): void {
+  addRow({ section, case: name, figure: null, figureText: reason, baseline: null, baselineText: '', target });
+}
+
+function note(text: string): void {
+  if (!notes.includes(text)) notes.push(text);
+}
+
+/** Records a failure in the notes (once) and returns the table's short form of it. */
+function failed(what: string, error: unknown): string {
+  const text = (error instanceof Error ? error.message : String(error)).split('\n')[0].slice(0, 400);
+  note(`${what} failed: ${text}`);
+  return 'error (see notes)';
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Setup: Python dependencies, build
+
+async function pythonImports(modules: string): Promise<boolean> {
+  if (!existsSync(PYTHON)) return false;
+  const { code } = await runCommand(PYTHON, ['-c', `import ${modules}`], { timeoutMs: 60_000 });
+  return code === 0;
+}
+
+async function ensurePython(): Promise<{ torch: boolean; fastapi: boolean }> {
+  if (!(await pythonImports('torch, fastapi, uvicorn'))) {
+    log('python3-torch/fastapi/uvicorn missing: running bench/setup.sh');
+    const setup = await runCommand('bash', [resolve(BENCH_DIR, 'setup.sh')], { timeoutMs: 900_000 });
+    if (setup.code !== 0) note(`bench/setup.sh failed: ${setup.stderr.trim().split('\n').slice(-2).join(' ')}`);
+  }
+  const torch = await pythonImports('torch');
+  const fastapi = torch && (await pythonImports('torch, fastapi, uvicorn'));
+  if (!torch) note(`${PYTHON} cannot import torch: PyTorch rows skipped`);
+  if (!fastapi) note(`${PYTHON} cannot import fastapi/uvicorn: FastAPI rows skipped`);
+  return { torch, fastapi };
+}
+
+async function build(): Promise<void> {
+  log('npm run build');
+  const { code, stdout, stderr } = await runCommand('npm', ['run', 'build'], { cwd: ROOT, timeoutMs: 300_000 });
+  if (code === 0) return;
+  const why = `${stdout}${stderr}`.trim().split('\n').slice(-5).join('\n');
+  if (!existsSync(resolve(ROOT, 'dist/server.js'))) throw new Error(`npm run build failed:\n${why}`);
+  note(
+    'npm run build FAILED (see its errors above): the service ran from whatever dist/ holds, which may be stale or partial',
+  );
+  log(`npm run build failed, using the existing dist/:\n${why}`);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Servers
+
+async function waitForOutput(child: Child, pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const match = child.output().match(pattern);
+    if (match) return match;
+    if (child.proc.exitCode !== null) break;
+    await sleep(50);
+  }
+  throw new Error(`${child.name}: no ${pattern} in its output:\n${child.output()}`);
+}
+
+async function startService(): Promise<{ child: Child; url: string }> {
+  const port = await freePort();
+  const child = spawnChild('service', process.execPath, ['dist/server.js'], {
+    cwd: ROOT,
+    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', WORKERS: '2' },
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitReady(`${url}/healthz`, child);
+  return { child, url };
+}
+
+async function startBaseline(): Promise<{ child: Child; url: string }> {
+  const child = spawnChild('fastify baseline', process.execPath, ['--import', 'tsx', 'bench/baseline-server.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: '0' },
+  });
+  const [, port] = await waitForOutput(child, /\{"port":(\d+)\}/, 30_000);
+  const url = `http://127.0.0.1:${port}`;
+  await waitReady(`${url}/hello`, child);
+  return { child, url };
+}
+
+async function startFastapi(): Promise<{ child: Child; url: string }> {
+  const port = await freePort();
+  const child = spawnChild(
+    'fastapi',
+    PYTHON,
+    [
+      '-m',
+      'uvicorn',
+      'fastapi_app:app',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--workers',
+      '1',
+      '--log-level',
+      'warning',
+      '--no-access-log',
+    ],
+    { cwd: BENCH_DIR },
+  );
+  const url = `http://127.0.0.1:${port}`;
+  await waitReady(`${url}/healthz`, child, 60_000);
+  const info = (await (await fetch(`${url}/healthz`)).json()) as Record<string, unknown>;
+  note(
+    `FastAPI baseline: uvicorn ${info.uvicorn} (1 worker, ${info.loop} loop), fastapi ${info.fastapi}, torch ${info.torch} (${info.torch_threads} intra-op threads)`,
+  );
+  return { child, url };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// HTTP cases
+
+interface HttpCase {
+  name: string;
+  spec: Omit<LoadSpec, 'connections' | 'duration' | 'warmup'>;
+  /** Checks one reply; returns what is wrong, or null. */
+  check: (status: number, body: Buffer) => string | null;
+}
+
+const JSON_HEADERS = { 'content-type': 'application/json' };
+const BINARY_HEADERS = { 'content-type': 'application/octet-stream' };
+
+function expectJsonOutput(n: number, key: string) {
+  return (status: number, body: Buffer): string | null => {
+    if (status !== 200) return `status ${status}: ${body.toString().slice(0, 200)}`;
+    const parsed = JSON.parse(body.toString()) as Record<string, unknown>;
+    const values = parsed[key];
+    return Array.isArray(values) && values.length === n ? null : `reply has no ${key} of ${n} values`;
+  };
+}
+
+function expectBytes(n: number) {
+  return (status: number, body: Buffer): string | null =>
+    status !== 200
+      ? `status ${status}: ${body.toString().slice(0, 200)}`
+      : body.length === n
+        ? null
+        : `reply is ${body.length} bytes, expected ${n}`;
+}
+
+function jsonCase(name: string, url: string, n: number, replyKey: string, withSettings: boolean): HttpCase {
+  const input = sampleValues(n);
+  const body = JSON.stringify(withSettings ? { input, p: 0.5, seed: 1 } : { input });
+  return { name, spec: { url, method: 'POST', headers: JSON_HEADERS, body }, check: expectJsonOutput(n, replyKey) };
+}
+
+const binaryBodies = new Map<number, Buffer>();
+function binaryCase(name: string, url: string, n: number): HttpCase {
+  let body = binaryBodies.get(n);
+  if (!body) {
+    body = float32Body(n);
+    binaryBodies.set(n, body);
+  }
+  return { name, spec: { url, method: 'POST', headers: BINARY_HEADERS, body }, check: expectBytes(n * 4) };
+}
+
+async function verify(c: HttpCase): Promise<void> {
+  const response = await fetch(c.spec.url, {
+    method: c.spec.method ?? 'GET',
+    headers: c.spec.headers,
+    body: c.spec.body,
+    signal: AbortSignal.timeout(60_000),
+  });
+  const problem = c.check(response.status, Buffer.from(await response.arrayBuffer()));
+  if (problem) throw new Error(`${c.name}: ${problem}`);
+}
+
+type Measured = LoadResult & { foreignCores: number };
+
+/**
+ * Verifies one reply, then measures req/s and p99. Each row measures its two sides back to back (the service's
+ * cases are measured again for each baseline), so both see the same conditions on a machine others may be using.
+ */
+async function measureCase(c: HttpCase): Promise<Measured> {
+  await verify(c);
+  log(`load: ${c.name} (${SETTINGS.connections} connections, ${SETTINGS.warmup}s warm-up + ${SETTINGS.duration}s)`);
+  const foreign = foreignCpuMeter();
+  const load = await runLoad({
+    ...c.spec,
+    connections: SETTINGS.connections,
+    duration: SETTINGS.duration,
+    warmup: SETTINGS.warmup,
+  });
+  const result: Measured = { ...load, foreignCores: foreign() };
+  if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0) {
+    note(`${c.name}: ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts under load`);
+  }
+  return result;
+}
+
+function loadText(r: LoadResult): string {
+  const problems = r.non2xx + r.errors + r.timeouts;
+  return `${fmt(r.rps)} req/s, p99 ${fmt(r.p99)} ms${problems > 0 ? `, ${problems} non-2xx/errors` : ''}`;
+}
+
+/** One row: `subject` measured against `reference`; ratio subject/reference of req/s. */
+async function compare(
+  section: string,
+  name: string,
+  subject: HttpCase,
+  reference: HttpCase | null,
+  target: Target | null,
+): Promise<void> {
+  let s: Measured | null = null;
+  let r: Measured | null = null;
+  let subjectError = '';
+  let referenceError = '';
+  try {
+    s = await measureCase(subject);
+  } catch (e) {
+    subjectError = failed(subject.name, e);
+  }
+  if (reference) {
+    try {
+      r = await measureCase(reference);
+    } catch (e) {
+      referenceError = failed(reference.name, e);
+    }
+  }
+  addRow({
+    section,
+    case: name,
+    figure: s?.rps ?? null,
+    figureText: s ? loadText(s) : subjectError,
+    baseline: r?.rps ?? null,
+    baselineText: r ? loadText(r) : referenceError,
+    target,
+    foreignCores: Math.max(s?.foreignCores ?? 0, r?.foreignCores ?? 0),
+    detail: { subject: subject.name, result: s, reference: reference?.name, referenceResult: r },
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Memory
+
+function procStatus(pid: number): { rss: number; hwm: number } {
+  const text = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string) => Number(text.match(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm'))?.[1] ?? Number.NaN);
+  return { rss: kb('VmRSS') * 1024, hwm: kb('VmHWM') * 1024 };
+}
+
+async function memoryCase(serviceUrl: string, pid: number): Promise<void> {
+  const section = 'memory';
+  const name = 'peak RSS increase, one 64 MiB binary request (16M float32)';
+  const target: Target = { op: '<=', value: 2.5 };
+  try {
+    const bytes = 16 * M * 4;
+    const big = binaryCase('service binary 16M', `${serviceUrl}/v1/dropout?p=0.5&seed=1`, 16 * M);
+    // Warm the routes up with small requests only: the process has not yet seen a large body.
+    for (const c of [
+      jsonCase('warm', `${serviceUrl}/v1/dropout`, 16, 'output', true),
+      binaryCase('warm', `${serviceUrl}/v1/dropout?p=0.5&seed=1`, 64 * K),
+    ]) {
+      for (let i = 0; i < 20; i++) await verify(c);
+    }
+    await sleep(300);
+    const before = procStatus(pid).rss;
+    // Writing 5 to clear_refs resets VmHWM to the current RSS; sampling VmRSS is the fallback (and a cross-check).
+    let reset = true;
+    try {
+      writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    } catch {
+      reset = false;
+    }
+    let sampled = before;
+    const sampler = setInterval(() => {
+      sampled = Math.max(sampled, procStatus(pid).rss);
+    }, 2);
+    await verify(big);
+    await sleep(50);
+    clearInterval(sampler);
+    const after = procStatus(pid);
+    const peak = reset ? Math.max(after.hwm, sampled) : sampled;
+    const increase = peak - before;
+    addRow({
+      section,
+      case: name,
+      figure: increase / M,
+      figureText: `+${fmt(increase / M)} MiB (RSS ${fmt(before / M)} -> peak ${fmt(peak / M)} MiB)`,
+      baseline: bytes / M,
+      baselineText: '64 MiB body',
+      target,
+      detail: { before, peak, hwmAfter: after.hwm, sampledMax: sampled, hwmReset: reset },
+    });
+    if (!reset) note('memory: could not reset VmHWM (clear_refs); peak from VmRSS sampled every 2 ms');
+  } catch (e) {
+    errorRow(section, name, failed(section, e), target);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Responsiveness: small requests while 64 MiB requests flow
+
+async function responsivenessCase(serviceUrl: string): Promise<void> {
+  const section = 'responsiveness';
+  const name = `p99 JSON 16 under 16M binary load (${BACKGROUND_CONNECTIONS} conn) vs idle`;
+  const target: Target = { op: '<=', value: 3 };
+  try {
+    const probe = jsonCase('service JSON 16', `${serviceUrl}/v1/dropout`, 16, 'output', true);
+    const idle = await measureCase(probe);
+    const backgroundSeconds = 1 + SETTINGS.warmup + SETTINGS.duration + 1;
+    log(`background: 16M-element binary requests, ${BACKGROUND_CONNECTIONS} connection(s), ${backgroundSeconds}s`);
+    const loadSpec = JSON.stringify({
+      url: `${serviceUrl}/v1/dropout?p=0.5&seed=1`,
+      elements: 16 * M,
+      connections: BACKGROUND_CONNECTIONS,
+      duration: backgroundSeconds,
+    });
+    const loader = spawnChild('background load', process.execPath, ['--import', 'tsx', 'bench/load.ts', loadSpec], {
+      cwd: ROOT,
+    });
+    await waitForOutput(loader, /^started$/m, 60_000);
+    await sleep(1000);
+    const loaded = await measureCase(probe);
+    await loader.exited;
+    const last = loader.output().trim().split('\n').pop() ?? '';
+    const bg = JSON.parse(last) as LoadResult;
+    if (bg.non2xx + bg.errors + bg.timeouts > 0) {
+      note(`background 16M load: ${bg.non2xx} non-2xx, ${bg.errors} errors, ${bg.timeouts} timeouts`);
+    }
+    addRow({
+      section,
+      case: name,
+      figure: loaded.p99,
+      figureText: `p99 ${fmt(loaded.p99)} ms (${fmt(loaded.rps)} req/s; background ${bg.ok} x 64 MiB done, ${fmt((bg.ok * 64) / bg.seconds)} MiB/s)`,
+      baseline: idle.p99,
+      baselineText: `p99 ${fmt(idle.p99)} ms idle (${fmt(idle.rps)} req/s)`,
+      target,
+      foreignCores: Math.max(idle.foreignCores, loaded.foreignCores),
+      detail: { idle, loaded, background: bg },
+    });
+  } catch (e) {
+    errorRow(section, name, failed(section, e), target);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Kernel and pool
+
+async function kernelCases(torchAvailable: boolean): Promise<SweepPoint[]> {
+  const section = 'kernel';
+  const { kernels, notes: kernelNotes } = await loadKernels();
+  for (const text of kernelNotes) note(text);
+  log(`kernel sweep, float32: ${kernels.map((k) => k.name).join(', ')}, memcpy`);
+  const sweepForeign = foreignCpuMeter();
+  const points = await kernelSweep({ dtypes: ['float32'], reps: SETTINGS.reps, minMs: SETTINGS.minMs, kernels });
+  const kernelForeign = sweepForeign();
+  for (const text of checkKernels(kernels)) note(text);
+  let torchPoints: SweepPoint[] = [];
+  let torchLabel = 'torch skipped';
+  if (torchAvailable) {
+    log('torch F.dropout sweep, float32, 1 thread (bench/torch_dropout.py)');
+    const torch = await torchSweep({ dtypes: ['float32'], reps: SETTINGS.reps, minMs: SETTINGS.minMs });
+    if ('error' in torch) note(`torch: ${torch.error}`);
+    else {
+      torchPoints = torch.points;
+      torchLabel = `torch ${torch.version}`;
+    }
+  }
+  const at16M = (impl: string, list = points) => list.find((p) => p.impl === impl && p.n === 16 * M)?.mps ?? null;
+  const torch16M = at16M('torch F.dropout', torchPoints);
+  for (const kernel of kernels) {
+    const mps = at16M(kernel.name);
+    addRow({
+      section,
+      case: `${kernel.name} 16M float32, 1 thread vs torch F.dropout`,
+      figure: mps,
+      figureText: `${fmt(mps)} M el/s`,
+      baseline: torch16M,
+      baselineText: torch16M === null ? 'skipped' : `${fmt(torch16M)} M el/s (${torchLabel}, 1 thread)`,
+      target: { op: '>=', value: 10 },
+      foreignCores: kernelForeign,
+    });
+  }
+  const memcpy = at16M('memcpy');
+  const best = Math.max(...kernels.map((k) => at16M(k.name) ?? 0));
+  addRow({
+    section,
+    case: 'memcpy 16M float32 (Float32Array#set); ratio = fastest kernel / memcpy',
+    figure: memcpy,
+    figureText: `${fmt(memcpy)} M el/s`,
+    baseline: null,
+    baselineText: '',
+    ratio: memcpy ? best / memcpy : null,
+    target: null,
+    foreignCores: kernelForeign,
+  });
+  if (!kernels.some((k) => k.name === 'WASM kernel')) {
+    errorRow(section, 'WASM kernel 16M float32, 1 thread vs torch F.dropout', 'skipped (no WASM kernel)');
+  }
+
+  const poolName = 'pool 16M float32 (its kernel, in shared memory): 2 workers vs 1 worker';
+  try {
+    log('pool: 16M float32, 1 worker then 2 workers (DropoutPool, inline threshold 0)');
+    const poolForeign = foreignCpuMeter();
+    const one = await poolThroughput(1, 16 * M, SETTINGS.reps, SETTINGS.poolMinMs);
+    const two = await poolThroughput(2, 16 * M, SETTINGS.reps, SETTINGS.poolMinMs);
+    const foreignCores = poolForeign();
+    addRow({
+      section,
+      case: poolName,
+      figure: two,
+      figureText: `${fmt(two)} M el/s`,
+      baseline: one,
+      baselineText: `${fmt(one)} M el/s`,
+      target: { op: '>=', value: 1.8 },
+      foreignCores,
+    });
+  } catch (e) {
+    errorRow(section, poolName, failed('pool', e), { op: '>=', value: 1.8 });
+  }
+  return [...points, ...torchPoints];
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Output
+
+function targetText(t: Target | null): string {
+  return t === null ? '' : `${t.op} ${t.value}`;
+}
+
+function printTable(): string {
+  const header = ['case', 'figure', 'baseline', 'ratio', 'target', 'pass/fail'];
+  const body: string[][] = [];
+  let section = '';
+  for (const row of rows) {
+    if (row.section !== section) {
+      section = row.section;
+      body.push([`[${section}]`, '', '', '', '', '']);
+    }
+    body.push([
+      `  ${row.case}`,
+      row.figureText,
+      row.baselineText,
+      row.ratio === null ? '—' : `${fmt(row.ratio)}x`,
+      targetText(row.target),
+      `${row.pass === null ? (row.target ? 'n/a' : '') : row.pass ? 'PASS' : 'FAIL'}${
+        (row.foreignCores ?? 0) >= NOISY_CORES ? ` (noisy ${fmt(row.foreignCores)})` : ''
+      }`.trim(),
+    ]);
+  }
+  return textTable(header, body);
+}
+
+async function main(): Promise<void> {
+  log(`dropout-service benchmark${QUICK ? ' (--quick)' : ''}: ${JSON.stringify(SETTINGS)}`);
+  const python = await ensurePython();
+  await build();
+
+  const sweep = await kernelCases(python.torch);
+
+  log('starting the service, the Fastify baseline and the FastAPI baseline');
+  const [service, baseline, fastapi] = await Promise.all([
+    startService(),
+    startBaseline(),
+    python.fastapi
+      ? startFastapi().catch((e: unknown) => {
+          failed('starting the FastAPI baseline', e);
+          return null;
+        })
+      : Promise.resolve(null),
+  ]);
+  const pid = service.child.proc.pid;
+  if (pid === undefined) throw new Error('the service has no pid');
+
+  log('memory: one 64 MiB request on the fresh service');
+  await memoryCase(service.url, pid);
+
+  const svcUrl = `${service.url}/v1/dropout`;
+  const svcBinUrl = `${svcUrl}?p=0.5&seed=1`;
+  const svc = {
+    json16: jsonCase('service JSON 16', svcUrl, 16, 'output', true),
+    json64K: jsonCase('service JSON 64K', svcUrl, 64 * K, 'output', true),
+    bin64K: binaryCase('service binary 64K', svcBinUrl, 64 * K),
+    bin1M: binaryCase('service binary 1M', svcBinUrl, M),
+  };
+  const base = baseline.url;
+  const hello: HttpCase = {
+    name: 'hello',
+    spec: { url: `${base}/hello` },
+    check: (status, body) => (status === 200 && body.toString() === '{"hello":"world"}' ? null : `status ${status}`),
+  };
+  const bareRows: Array<[string, HttpCase, HttpCase]> = [
+    ['JSON 16: service vs GET /hello', svc.json16, hello],
+    ['binary 64K: service vs binary echo', svc.bin64K, binaryCase('echo binary 64K', `${base}/echo`, 64 * K)],
+    ['binary 1M: service vs binary echo', svc.bin1M, binaryCase('echo binary 1M', `${base}/echo`, M)],
+    [
+      'JSON 64K: service vs JSON echo',
+      svc.json64K,
+      jsonCase('echo JSON 64K', `${base}/echo-json`, 64 * K, 'input', false),
+    ],
+  ];
+  for (const [name, subject, reference] of bareRows) {
+    await compare('HTTP vs bare Fastify', name, subject, reference, null);
+  }
+
+  const fastapiRows: Array<[string, HttpCase, (url: string) => HttpCase, Target | null]> = [
+    ['JSON 16', svc.json16, (u) => jsonCase('fastapi JSON 16', `${u}/dropout`, 16, 'output', true), null],
+    ['JSON 64K', svc.json64K, (u) => jsonCase('fastapi JSON 64K', `${u}/dropout`, 64 * K, 'output', true), null],
+    [
+      'binary 64K',
+      svc.bin64K,
+      (u) => binaryCase('fastapi binary 64K', `${u}/dropout?p=0.5&seed=1`, 64 * K),
+      { op: '>=', value: 5 },
+    ],
+    [
+      'binary 1M',
+      svc.bin1M,
+      (u) => binaryCase('fastapi binary 1M', `${u}/dropout?p=0.5&seed=1`, M),
+      { op: '>=', value: 5 },
+    ],
+  ];
+  for (const [label, subject, reference, target] of fastapiRows) {
+    const name = `${label}: service vs FastAPI`;
+    if (fastapi === null) errorRow('HTTP vs FastAPI + PyTorch', name, 'skipped (no FastAPI baseline)', target);
+    else await compare('HTTP vs FastAPI + PyTorch', name, subject, reference(fastapi.url), target);
+  }
+  await responsivenessCase(service.url);
+
+  log('stopping the servers');
+  await stopAllChildren();
+
+  const table = printTable();
+  const elapsed = (performance.now() - startedAt) / 1000;
+  if (rows.some((r) => (r.foreignCores ?? 0) >= NOISY_CORES)) {
+    note(
+      `"noisy N": other processes used N cores on average (of ${availableParallelism()}) while that row was measured, so its figures are low or skewed`,
+    );
+  }
+  const header = `dropout-service benchmark ${QUICK ? '(--quick) ' : ''}— ${new Date().toISOString()} — node ${process.version}, ${availableParallelism()} CPUs (${cpus()[0]?.model ?? '?'}), load average before ${loadBefore.toFixed(2)}; service WORKERS=2; autocannon ${SETTINGS.connections} connections, ${SETTINGS.warmup}s warm-up + ${SETTINGS.duration}s per case`;
+  console.log(`\n${header}\n\n${table}\n`);
+  for (const note of notes) console.log(`note: ${note}`);
+  const missed = rows.filter((r) => r.pass === false).length;
+  const passed = rows.filter((r) => r.pass === true).length;
+  console.log(`\n${passed} targets met, ${missed} missed; ${elapsed.toFixed(0)} s in all`);
+
+  await mkdir(RESULTS_DIR, { recursive: true });
+  await writeFile(
+    resolve(RESULTS_DIR, 'latest.json'),
+    `${JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        quick: QUICK,
+        node: process.version,
+        cpus: availableParallelism(),
+        cpuModel: cpus()[0]?.model,
+        loadAverageBefore: loadBefore,
+        settings: { ...SETTINGS, backgroundConnections: BACKGROUND_CONNECTIONS },
+        elapsedSeconds: elapsed,
+        rows,
+        notes,
+        kernelSweep: sweep,
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  await writeFile(
+    resolve(RESULTS_DIR, 'kernel-throughput.svg'),
+    throughputSvg(
+      sweep,
+      'Dropout kernel throughput, float32, p = 0.5, one thread',
+      `${cpus()[0]?.model ?? ''}, node ${process.version}, median of ${SETTINGS.reps} repetitions`,
+    ),
+  );
+  console.log('wrote bench/results/latest.json and bench/results/kernel-throughput.svg');
+}
+
+try {
+  await main();
+} finally {
+  await stopAllChildren();
+}
