@@ -13,6 +13,7 @@ import { validatorCompiler } from './http/validation.js';
 import { DropoutPool } from './pool/dropout-pool.js';
 import dropoutRoutes from './routes/dropout.js';
 import healthRoutes from './routes/health.js';
+import v2Routes from './routes/v2.js';
 
 export async function buildApp(config: Config): Promise<FastifyInstance> {
   const app = Fastify({
@@ -44,9 +45,9 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
   registerRequestLog(app);
   await registerDocs(app);
 
-  await app.register(healthRoutes, {
-    readiness: { notReadyReason: () => (closing ? 'the service is shutting down' : null) },
-  });
+  const readiness = { notReadyReason: () => (closing ? 'the service is shutting down' : null) };
+  await app.register(healthRoutes, { readiness });
   await app.register(dropoutRoutes, { config, pool });
+  await app.register(v2Routes, { prefix: '/v2', config, pool, readiness });
   return app;
 }

@@ -14,6 +14,7 @@ export const PROBLEMS = {
   RAGGED_ARRAY: { status: 400, title: 'The nested array is not rectangular' },
   NON_NUMERIC: { status: 400, title: 'A tensor value is not a number' },
   BAD_BINARY_LENGTH: { status: 400, title: 'The binary body is not a whole number of elements' },
+  BAD_NPY: { status: 400, title: 'The body is not a readable NumPy .npy file' },
   BAD_NOISE_SHAPE: { status: 400, title: 'The noise shape does not fit the input' },
   UNSUPPORTED_COMBINATION: { status: 400, title: 'These settings cannot be used together' },
   UNAUTHORIZED: { status: 401, title: 'A valid API key is required' },

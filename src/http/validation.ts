@@ -38,13 +38,13 @@ export const validatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, http
   httpPart === 'body' ? bodyValidator(schema as object) : textAjv.compile(schema as object);
 
 /** Validates a body against a route's body schema, throwing the same error Fastify's own validation throws. */
-export function validateBody(schema: object, data: unknown): void {
+export function validateBody(schema: object, data: unknown, context = 'body'): void {
   const validate = bodyAjv.compile(schema);
   if (validate(data)) return;
   const [first] = validate.errors ?? [];
-  throw Object.assign(new Error(`body${first?.instancePath ?? ''} ${first?.message ?? 'is invalid'}`), {
+  throw Object.assign(new Error(`${context}${first?.instancePath ?? ''} ${first?.message ?? 'is invalid'}`), {
     statusCode: 400,
     validation: validate.errors,
-    validationContext: 'body',
+    validationContext: context,
   });
 }

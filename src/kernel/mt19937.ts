@@ -2,6 +2,8 @@
  * MT19937, the 32-bit Mersenne Twister behind PyTorch's default CPU generator (at::mt19937), seeded as
  * torch.manual_seed seeds it: with the seed's low 32 bits through the reference init_genrand recurrence.
  */
+import { torchKeepMaskWasm, wasmMtSupported } from './wasm-mt19937.js';
+
 const N = 624;
 const M = 397;
 const UPPER = 0x80000000;
@@ -74,3 +76,6 @@ export function torchKeepMask(seed: bigint, offset: number, count: number, p: nu
   }
   return kept;
 }
+
+/** torchKeepMask on the WebAssembly SIMD module (./wasm-mt19937.ts, the same bytes) when this runtime runs it. */
+export const torchKeepMaskFast: typeof torchKeepMask = wasmMtSupported() ? torchKeepMaskWasm : torchKeepMask;

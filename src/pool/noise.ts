@@ -1,10 +1,10 @@
 /** Drawing the noise of a call ahead of applying it: serial for the torch stream, once per noise element. */
-import { torchKeepMask } from '../kernel/mt19937.js';
+import { torchKeepMaskFast } from '../kernel/mt19937.js';
 import { philoxNoise } from '../kernel/variants.js';
 import type { NoiseTask } from './task.js';
 
 export function drawNoise(task: NoiseTask): void {
   const { plan, count, out } = task;
-  if (task.rng === 'torch') torchKeepMask(task.seed, plan.offset, count, plan.p, out as Uint8Array);
+  if (task.rng === 'torch') torchKeepMaskFast(task.seed, plan.offset, count, plan.p, out as Uint8Array);
   else philoxNoise(plan, count, out);
 }

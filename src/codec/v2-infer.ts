@@ -1,0 +1,156 @@
+/**
+ * Inference requests and responses of the Open Inference Protocol with Triton's binary tensor extension: a JSON
+ * header, optionally followed by raw tensor bytes whose sizes the header gives (binary_data_size).
+ */
+
+import { ProblemError } from '../errors.js';
+import type { Dtype, TensorData } from '../kernel/dtype.js';
+import { type InferRequest, V2_DATATYPES, type V2Datatype } from '../schemas/v2.js';
+import { decodeBinaryTensor, tensorBytes } from './binary-tensor.js';
+import { decodeJsonTensor, type JsonLimits, type Tensor } from './json-tensor.js';
+import { JsonWriter } from './json-writer.js';
+import type { RawSettings } from './settings.js';
+
+export const OUTPUT_NAMES = ['output', 'mask'] as const;
+export type OutputName = (typeof OUTPUT_NAMES)[number];
+
+export interface InferCall {
+  id?: string;
+  tensor: Tensor;
+  raw: RawSettings;
+  outputs: Array<{ name: OutputName; binary: boolean }>;
+}
+
+/** Splits a body into its JSON header and the binary section after it (Inference-Header-Content-Length). */
+export function splitInferBody(
+  bytes: Uint8Array,
+  headerLength: string | undefined,
+): { header: unknown; binary: Uint8Array } {
+  let length = bytes.length;
+  if (headerLength !== undefined) {
+    length = /^\d+$/.test(headerLength.trim()) ? Number(headerLength) : Number.NaN;
+    if (!(length <= bytes.length)) {
+      throw new ProblemError(
+        'INVALID_REQUEST',
+        `Inference-Header-Content-Length is ${headerLength} but the body has ${bytes.length} bytes`,
+      );
+    }
+  }
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, length).toString('utf8');
+  try {
+    return { header: JSON.parse(text), binary: bytes.subarray(length) };
+  } catch (error) {
+    throw new ProblemError('MALFORMED_JSON', `the inference header is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+export function dtypeOf(datatype: string): Dtype {
+  const dtype = V2_DATATYPES[datatype as V2Datatype];
+  if (dtype === undefined) {
+    throw new ProblemError(
+      'UNSUPPORTED_DTYPE',
+      `datatype ${datatype} is not supported; use ${Object.keys(V2_DATATYPES).join(', ')}`,
+    );
+  }
+  return dtype;
+}
+
+export function datatypeOf(dtype: Dtype): V2Datatype {
+  return (Object.keys(V2_DATATYPES) as V2Datatype[]).find((k) => V2_DATATYPES[k] === dtype) as V2Datatype;
+}
+
+export function decodeInferCall(request: InferRequest, binary: Uint8Array, limits: JsonLimits): InferCall {
+  const [input, ...others] = request.inputs;
+  if (others.length > 0 || input.name !== 'input') {
+    throw new ProblemError(
+      'INVALID_REQUEST',
+      `model dropout takes exactly one input named "input"; got ${request.inputs.map((i) => JSON.stringify(i.name)).join(', ')}`,
+    );
+  }
+  const dtype = dtypeOf(input.datatype);
+  const size = input.parameters?.binary_data_size;
+  let tensor: Tensor;
+  if (size !== undefined) {
+    if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0 || size !== binary.length) {
+      throw new ProblemError(
+        'BAD_BINARY_LENGTH',
+        `input binary_data_size is ${JSON.stringify(size)} but ${binary.length} bytes follow the header`,
+      );
+    }
+    tensor = decodeBinaryTensor(binary, input.shape, dtype, limits);
+  } else {
+    if (!Array.isArray(input.data)) {
+      throw new ProblemError('INVALID_REQUEST', 'input needs "data" or parameters.binary_data_size');
+    }
+    if (binary.length > 0)
+      throw new ProblemError('INVALID_REQUEST', `${binary.length} bytes follow the header but no input is binary`);
+    tensor = decodeJsonTensor(input.data, input.shape, dtype, limits);
+  }
+  const parameters = (request.parameters ?? {}) as RawSettings & { binary_data_output?: boolean };
+  const binaryDefault = parameters.binary_data_output === true;
+  const requested = request.outputs ?? [{ name: 'output' }];
+  const outputs = requested.map((o) => {
+    if (!(OUTPUT_NAMES as readonly string[]).includes(o.name)) {
+      throw new ProblemError(
+        'INVALID_REQUEST',
+        `unknown output "${o.name}"; model dropout has outputs "output" and "mask"`,
+      );
+    }
+    const flag = o.parameters?.binary_data;
+    return { name: o.name as OutputName, binary: typeof flag === 'boolean' ? flag : binaryDefault };
+  });
+  const { binary_data_output: _ignored, ...raw } = parameters;
+  return { id: request.id, tensor, raw, outputs };
+}
+
+export interface InferResult {
+  tensor: Tensor;
+  mask?: Uint8Array;
+  seed: string | null;
+  offset: number;
+  kept: number;
+}
+
+/** The JSON header and the binary chunks that follow it, in output order. */
+export function encodeInferResponse(
+  call: InferCall,
+  result: InferResult,
+  modelVersion: string,
+): { header: Uint8Array; chunks: Uint8Array[] } {
+  const w = new JsonWriter(256 + call.outputs.reduce((n, o) => n + (o.binary ? 0 : result.tensor.data.length * 12), 0));
+  const chunks: Uint8Array[] = [];
+  w.ascii('{');
+  if (call.id !== undefined) w.ascii(`"id":${JSON.stringify(call.id)},`);
+  w.ascii(`"model_name":"dropout","model_version":${JSON.stringify(modelVersion)},`);
+  w.ascii(
+    `"parameters":{"seed":${result.seed === null ? 'null' : `"${result.seed}"`},"offset":${result.offset},"kept":${result.kept}},`,
+  );
+  w.ascii('"outputs":[');
+  const { shape, dtype, data } = result.tensor;
+  call.outputs.forEach((o, k) => {
+    if (k > 0) w.ascii(',');
+    const isMask = o.name === 'mask';
+    const mask = result.mask ?? new Uint8Array(0);
+    w.ascii(`{"name":"${o.name}","datatype":"${isMask ? 'BOOL' : datatypeOf(dtype)}","shape":${JSON.stringify(shape)}`);
+    if (o.binary) {
+      const bytes = isMask ? mask : tensorBytes(result.tensor);
+      chunks.push(bytes);
+      w.ascii(`,"parameters":{"binary_data_size":${bytes.byteLength}}}`);
+      return;
+    }
+    w.ascii(',"data":[');
+    const write = isMask ? (i: number) => w.bool(mask[i] === 1) : writeValue(w, dtype, data);
+    for (let i = 0; i < data.length; i++) {
+      if (i > 0) w.byte(44);
+      write(i);
+    }
+    w.ascii(']}');
+  });
+  w.ascii(']}');
+  return { header: w.bytes(), chunks };
+}
+
+function writeValue(w: JsonWriter, dtype: Dtype, data: TensorData): (i: number) => void {
+  const write = w.writerFor(dtype);
+  return (i) => write(data[i]);
+}

@@ -1,0 +1,295 @@
+/**
+ * PyTorch's CPU random stream (API.md §1 rng "torch") as WebAssembly SIMD: MT19937 seeded like Mt19937 in
+ * ../mt19937.ts, and the keep decisions of torchKeepMask, bit for bit the same, several times the throughput.
+ *
+ * The keep array lives in a JS (Shared)ArrayBuffer that wasm cannot address, so the JS wrapper (../wasm-mt19937.ts)
+ * has `keepFill` write one chunk of keep bytes at OUT and copies it out. `applyKeepScale` goes the other way: the
+ * wrapper copies a chunk of data into DATA and its keep bytes into OUT, and copies the data (and the mask) back.
+ *
+ * The twist runs on four words per vector: word i depends on words i + 1 and i + M (old) or i + M − N (new, 227
+ * words back), so four adjacent words never depend on each other. Tempering is lane-wise.
+ * Compiled by `npm run build:wasm`; the .wasm is committed because the runtime image has no compiler.
+ */
+
+const N: i32 = 624;
+const M: i32 = 397;
+const UPPER: u32 = 0x80000000;
+const LOWER: u32 = 0x7fffffff;
+const MATRIX_A: u32 = 0x9908b0df;
+
+// Keep bytes of one chunk (keepFill writes them; applyKeepScale reads them and, for the mask, rewrites them as 1/0).
+const OUT_BYTES: i32 = 64 * 1024;
+const OUT: usize = memory.data(OUT_BYTES, 64);
+// One chunk of data for applyKeepScale: 16 K float32 or 8 K float64 elements.
+const DATA_BYTES: i32 = 64 * 1024;
+const DATA: usize = memory.data(DATA_BYTES, 64);
+// The state, with room for the vector loads of words i + 1 .. i + 4 at i = 620.
+const STATE: usize = memory.data(N * 4 + 16, 64);
+
+// Index of the next output word in STATE; N means the state must be twisted first.
+let index: i32 = N;
+
+export function outPtr(): usize {
+  return OUT;
+}
+
+export function outCapacity(): i32 {
+  return OUT_BYTES;
+}
+
+export function dataPtr(): usize {
+  return DATA;
+}
+
+export function dataCapacityBytes(): i32 {
+  return DATA_BYTES;
+}
+
+// @ts-ignore: decorator
+@inline
+function word(i: i32): u32 {
+  return load<u32>(STATE + (<usize>i << 2));
+}
+
+/** init_genrand: the seed's low 32 bits (the wrapper reduces it), then the Knuth recurrence. */
+export function seed(s: u32): void {
+  store<u32>(STATE, s);
+  let prev = s;
+  for (let i = 1; i < N; i++) {
+    prev = 1812433253 * (prev ^ (prev >>> 30)) + <u32>i;
+    store<u32>(STATE + (<usize>i << 2), prev);
+  }
+  index = N;
+}
+
+// @ts-ignore: decorator
+@inline
+function twistScalar(i: i32, next: i32, src: i32): void {
+  const y = (word(i) & UPPER) | (word(next) & LOWER);
+  store<u32>(STATE + (<usize>i << 2), word(src) ^ (y >>> 1) ^ (y & 1 ? MATRIX_A : 0));
+}
+
+// Words i .. i + 3 from words i .. i + 4 and src .. src + 3.
+// @ts-ignore: decorator
+@inline
+function twistVector(i: i32, src: i32, upper: v128, lower: v128, matrix: v128): void {
+  const p = STATE + (<usize>i << 2);
+  const y = v128.or(v128.and(v128.load(p), upper), v128.and(v128.load(p + 4), lower));
+  // All ones where y is odd, so that `and` picks MATRIX_A.
+  const odd = i32x4.shr_s(i32x4.shl(y, 31), 31);
+  const mixed = v128.xor(v128.load(STATE + (<usize>src << 2)), i32x4.shr_u(y, 1));
+  v128.store(p, v128.xor(mixed, v128.and(odd, matrix)));
+}
+
+/** The next N words in place, exactly as the reference in-place loop (Mt19937.#twist) computes them. */
+function twist(): void {
+  const upper = i32x4.splat(UPPER);
+  const lower = i32x4.splat(LOWER);
+  const matrix = i32x4.splat(MATRIX_A);
+  let i = 0;
+  // Words 0 .. 223 read old words only (i + M ≤ 623).
+  for (; i + 4 <= N - M - 3; i += 4) twistVector(i, i + M, upper, lower, matrix);
+  // Words 224 .. 226: the last three with i + M < N (a vector here would need word 0's new value in lane 3).
+  for (; i < N - M; i++) twistScalar(i, i + 1, i + M);
+  // Words 227 .. 622: each reads the new word i + M − N, written at least 227 words earlier, and the old words
+  // i + 1 .. i + 4 (word 623 is still old when i = 619).
+  for (; i + 4 <= N - 1; i += 4) twistVector(i, i + M - N, upper, lower, matrix);
+  // Word 623 reads the new word 0.
+  twistScalar(N - 1, 0, M - 1);
+  index = 0;
+}
+
+// @ts-ignore: decorator
+@inline
+function temper(x: u32): u32 {
+  let y = x;
+  y ^= y >>> 11;
+  y ^= (y << 7) & 0x9d2c5680;
+  y ^= (y << 15) & 0xefc60000;
+  y ^= y >>> 18;
+  return y;
+}
+
+// @ts-ignore: decorator
+@inline
+function temperVector(x: v128): v128 {
+  let y = v128.xor(x, i32x4.shr_u(x, 11));
+  y = v128.xor(y, v128.and(i32x4.shl(y, 7), i32x4.splat(0x9d2c5680)));
+  y = v128.xor(y, v128.and(i32x4.shl(y, 15), i32x4.splat(0xefc60000)));
+  return v128.xor(y, i32x4.shr_u(y, 18));
+}
+
+/** The next 32-bit output (the tests compare it with the published reference). */
+export function next(): u32 {
+  if (index >= N) twist();
+  return temper(word(index++));
+}
+
+/** Skips `count` outputs (an integer < 2^53); there is no jump-ahead cheaper than twisting. */
+export function skip(count: f64): void {
+  let left = count;
+  while (left > 0) {
+    if (index >= N) twist();
+    const step = min(left, <f64>(N - index));
+    index += <i32>step;
+    left -= step;
+  }
+}
+
+// keep iff X < k, X = (r1 & 0x1fffff)·2^32 + r2 (see the wrapper's torchKeepThreshold for why that is u < 1 − p).
+// @ts-ignore: decorator
+@inline
+function keepScalar(k: u64): i32 {
+  const r1 = next();
+  const r2 = next();
+  const x = ((<u64>(r1 & 0x1fffff)) << 32) | <u64>r2;
+  return x < k ? 1 : 0;
+}
+
+// The keep decisions (i32 lanes, −1 kept) of the four elements in the eight tempered words at w.
+// @ts-ignore: decorator
+@inline
+function keep4(w: usize, kv: v128, low53: v128): v128 {
+  // Lanes (r1, r2, r1', r2'); swapping each pair makes the i64 lanes r1·2^32 + r2.
+  const ta = temperVector(v128.load(w));
+  const tb = temperVector(v128.load(w + 16));
+  const a = v128.and(i32x4.shuffle(ta, ta, 1, 0, 3, 2), low53);
+  const b = v128.and(i32x4.shuffle(tb, tb, 1, 0, 3, 2), low53);
+  // X and k are below 2^63, so the signed compare is the unsigned one.
+  return i32x4.shuffle(i64x2.lt_s(a, kv), i64x2.lt_s(b, kv), 0, 2, 4, 6);
+}
+
+/**
+ * Writes the keep bytes (1/0) of the next `n` noise elements (n ≤ outCapacity()) to OUT, two outputs each, kept
+ * when X < k (k an integer in [0, 2^53]). Returns the number kept.
+ */
+export function keepFill(n: i32, kf: f64): i32 {
+  const k = <u64>kf;
+  let kept = 0;
+  let o = 0;
+  // An odd index (only after skipping an odd count, which the wrapper never does) would split pairs across
+  // twists: draw those one output at a time.
+  if (index & 1) {
+    for (; o < n; o++) {
+      const keep = keepScalar(k);
+      store<u8>(OUT + <usize>o, keep);
+      kept += keep;
+    }
+    return kept;
+  }
+  const kv = i64x2.splat(<i64>k);
+  const low53 = i64x2.splat(0x1fffffffffffff);
+  const one = i8x16.splat(1);
+  // Minus the number kept, lane by lane.
+  let count = i32x4.splat(0);
+  while (o < n) {
+    if (index >= N) twist();
+    // N is even and so is index: a block holds whole pairs.
+    const take = min((N - index) >> 1, n - o);
+    let w = STATE + (<usize>index << 2);
+    let j = 0;
+    for (; j + 16 <= take; j += 16, w += 128) {
+      const k0 = keep4(w, kv, low53);
+      const k1 = keep4(w + 32, kv, low53);
+      const k2 = keep4(w + 64, kv, low53);
+      const k3 = keep4(w + 96, kv, low53);
+      count = i32x4.add(count, i32x4.add(i32x4.add(k0, k1), i32x4.add(k2, k3)));
+      const bytes = i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(k0, k1), i16x8.narrow_i32x4_s(k2, k3));
+      v128.store(OUT + <usize>(o + j), v128.and(bytes, one));
+    }
+    for (; j + 8 <= take; j += 8, w += 64) {
+      const k0 = keep4(w, kv, low53);
+      const k1 = keep4(w + 32, kv, low53);
+      count = i32x4.add(count, i32x4.add(k0, k1));
+      const half = i16x8.narrow_i32x4_s(k0, k1);
+      v128.store64_lane(OUT + <usize>(o + j), v128.and(i8x16.narrow_i16x8_s(half, half), one), 0);
+    }
+    index += j << 1;
+    for (; j < take; j++) {
+      const keep = keepScalar(k);
+      store<u8>(OUT + <usize>(o + j), keep);
+      kept += keep;
+    }
+    o += take;
+  }
+  kept -= i32x4.extract_lane(count, 0) + i32x4.extract_lane(count, 1);
+  kept -= i32x4.extract_lane(count, 2) + i32x4.extract_lane(count, 3);
+  return kept;
+}
+
+/**
+ * data[i] = data[i] · (keep[i] ? scale : 0) for the `n` elements at DATA (float32 when !wide, float64 when wide)
+ * with keep bytes at OUT: a multiply, so NaN stays NaN and −x gives −0. Float32 multiplies by <f32>scale, which is
+ * the float64 product rounded to float32 when scale is a float32 value (the wrapper checks). With `wantMask`,
+ * rewrites OUT as 1/0. Returns the number of nonzero keep bytes.
+ */
+export function applyKeepScale(n: i32, scale: f64, wide: bool, wantMask: bool): i32 {
+  const zero = i32x4.splat(0);
+  const one = i8x16.splat(1);
+  let count = i32x4.splat(0);
+  let tail = 0;
+  let i = 0;
+  if (wide) {
+    const sv = f64x2.splat(scale);
+    for (; i + 16 <= n; i += 16) {
+      const kb = i8x16.ne(v128.load(OUT + <usize>i), zero);
+      if (wantMask) v128.store(OUT + <usize>i, v128.and(kb, one));
+      const lo = i16x8.extend_low_i8x16_s(kb);
+      const hi = i16x8.extend_high_i8x16_s(kb);
+      const q0 = i32x4.extend_low_i16x8_s(lo);
+      const q1 = i32x4.extend_high_i16x8_s(lo);
+      const q2 = i32x4.extend_low_i16x8_s(hi);
+      const q3 = i32x4.extend_high_i16x8_s(hi);
+      count = i32x4.add(count, i32x4.add(i32x4.add(q0, q1), i32x4.add(q2, q3)));
+      const p = DATA + (<usize>i << 3);
+      wideStep(p, q0, sv);
+      wideStep(p + 32, q1, sv);
+      wideStep(p + 64, q2, sv);
+      wideStep(p + 96, q3, sv);
+    }
+    for (; i < n; i++) {
+      const kept = load<u8>(OUT + <usize>i) != 0;
+      if (wantMask) store<u8>(OUT + <usize>i, kept ? 1 : 0);
+      const p = DATA + (<usize>i << 3);
+      store<f64>(p, load<f64>(p) * (kept ? scale : 0.0));
+      tail += kept ? 1 : 0;
+    }
+  } else {
+    const s = <f32>scale;
+    const sv = f32x4.splat(s);
+    for (; i + 16 <= n; i += 16) {
+      const kb = i8x16.ne(v128.load(OUT + <usize>i), zero);
+      if (wantMask) v128.store(OUT + <usize>i, v128.and(kb, one));
+      const lo = i16x8.extend_low_i8x16_s(kb);
+      const hi = i16x8.extend_high_i8x16_s(kb);
+      const q0 = i32x4.extend_low_i16x8_s(lo);
+      const q1 = i32x4.extend_high_i16x8_s(lo);
+      const q2 = i32x4.extend_low_i16x8_s(hi);
+      const q3 = i32x4.extend_high_i16x8_s(hi);
+      count = i32x4.add(count, i32x4.add(i32x4.add(q0, q1), i32x4.add(q2, q3)));
+      const p = DATA + (<usize>i << 2);
+      v128.store(p, f32x4.mul(v128.load(p), v128.bitselect(sv, zero, q0)));
+      v128.store(p + 16, f32x4.mul(v128.load(p + 16), v128.bitselect(sv, zero, q1)));
+      v128.store(p + 32, f32x4.mul(v128.load(p + 32), v128.bitselect(sv, zero, q2)));
+      v128.store(p + 48, f32x4.mul(v128.load(p + 48), v128.bitselect(sv, zero, q3)));
+    }
+    for (; i < n; i++) {
+      const kept = load<u8>(OUT + <usize>i) != 0;
+      if (wantMask) store<u8>(OUT + <usize>i, kept ? 1 : 0);
+      const p = DATA + (<usize>i << 2);
+      store<f32>(p, load<f32>(p) * (kept ? s : <f32>0));
+      tail += kept ? 1 : 0;
+    }
+  }
+  tail -= i32x4.extract_lane(count, 0) + i32x4.extract_lane(count, 1);
+  tail -= i32x4.extract_lane(count, 2) + i32x4.extract_lane(count, 3);
+  return tail;
+}
+
+// @ts-ignore: decorator
+@inline
+function wideStep(p: usize, keep: v128, sv: v128): void {
+  const z = f64x2.splat(0);
+  v128.store(p, f64x2.mul(v128.load(p), v128.bitselect(sv, z, i64x2.extend_low_i32x4_s(keep))));
+  v128.store(p + 16, f64x2.mul(v128.load(p + 16), v128.bitselect(sv, z, i64x2.extend_high_i32x4_s(keep))));
+}

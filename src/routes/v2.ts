@@ -1,0 +1,217 @@
+/**
+ * The Open Inference Protocol (KServe V2) with Triton's binary tensor extension (API.md §3), so tritonclient,
+ * KServe clients and their curl scripts can call the service unchanged. Errors here are {"error": "..."}.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import { resolveSettings } from '../codec/settings.js';
+import { readIntoShared } from '../codec/shared-body.js';
+import { decodeInferCall, encodeInferResponse, splitInferBody } from '../codec/v2-infer.js';
+import type { Config } from '../config.js';
+import { PROBLEMS, ProblemError } from '../errors.js';
+import { SERVICE_VERSION } from '../http/docs.js';
+import { validateBody } from '../http/validation.js';
+import { applyDropout } from '../pool/apply.js';
+import type { DropoutPool } from '../pool/dropout-pool.js';
+import { InferParameters, InferRequest, ModelMetadata, ServerMetadata, V2Error } from '../schemas/v2.js';
+import { MAX_RANK } from './dropout.js';
+import type { Readiness } from './health.js';
+
+export interface V2Options {
+  config: Config;
+  pool: DropoutPool;
+  readiness: Readiness;
+}
+
+const MODEL = 'dropout';
+const MODEL_VERSION = '1';
+const EXTENSIONS = ['binary_tensor_data'];
+
+/** The protocol's error statuses are 400/404/413/503; a 415 of the native API is a 400 here. */
+function v2Status(status: number): number {
+  if (status === 415 || status === 406) return 400;
+  return status;
+}
+
+function sendError(reply: FastifyReply, status: number, message: string): FastifyReply {
+  // A Buffer keeps Content-Type exactly application/json (Fastify adds a charset to string payloads).
+  return reply
+    .code(status)
+    .header('content-type', 'application/json')
+    .send(Buffer.from(JSON.stringify({ error: message })));
+}
+
+function sendJson(reply: FastifyReply, value: unknown): FastifyReply {
+  return reply.header('content-type', 'application/json').send(Buffer.from(JSON.stringify(value)));
+}
+
+const errorSchemas = { 400: V2Error, 404: V2Error, 413: V2Error, 503: V2Error };
+
+export default async function v2Routes(app: FastifyInstance, { config, pool, readiness }: V2Options): Promise<void> {
+  const limits = { maxElements: config.maxElements, maxRank: MAX_RANK };
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof ProblemError) {
+      if (error.statusCode >= 500) request.log.error({ err: error }, 'request failed');
+      return sendError(
+        reply,
+        v2Status(error.statusCode),
+        error.statusCode >= 500 ? `internal error (request ${request.id})` : error.detail,
+      );
+    }
+    const status = error.statusCode ?? 500;
+    if (status < 500) {
+      const message = error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? PROBLEMS.TOO_LARGE.title : error.message;
+      return sendError(reply, v2Status(status), message);
+    }
+    request.log.error({ err: error }, 'request failed');
+    return sendError(reply, 500, `internal error (request ${request.id})`);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendError(reply, 404, `no route ${request.method} ${request.url.split('?')[0]}`),
+  );
+
+  // Triton's clients send the body with no Content-Type (the sync client) or as application/octet-stream.
+  app.removeAllContentTypeParsers();
+  const readBody = async (request: FastifyRequest, payload: IncomingMessage) =>
+    readIntoShared(payload, request.headers['content-length'], config.maxBodyBytes);
+  app.addContentTypeParser(['application/json', 'application/octet-stream'], readBody);
+  app.addContentTypeParser('*', async (request: FastifyRequest, payload: IncomingMessage) => {
+    if (request.headers['content-type'] !== undefined) {
+      throw new ProblemError(
+        'UNSUPPORTED_MEDIA_TYPE',
+        `Content-Type ${request.headers['content-type']} is not accepted; send application/json, application/octet-stream or none`,
+      );
+    }
+    return readBody(request, payload);
+  });
+
+  const tags = ['open inference protocol'];
+  app.get('/', { schema: { tags, summary: 'Server metadata', response: { 200: ServerMetadata } } }, async (_r, reply) =>
+    sendJson(reply, { name: 'dropout-service', version: SERVICE_VERSION, extensions: EXTENSIONS }),
+  );
+  app.get(
+    '/health/live',
+    { schema: { tags, summary: 'Server liveness', response: { 200: Type.Object({ live: Type.Boolean() }) } } },
+    async (_r, reply) => sendJson(reply, { live: true }),
+  );
+  app.get(
+    '/health/ready',
+    {
+      schema: {
+        tags,
+        summary: 'Server readiness',
+        response: { 200: Type.Object({ ready: Type.Boolean() }), 503: V2Error },
+      },
+    },
+    async (_r, reply) => {
+      const reason = readiness.notReadyReason();
+      return reason === null
+        ? sendJson(reply, { ready: true })
+        : sendError(reply.header('Retry-After', '1'), 503, reason);
+    },
+  );
+
+  const checkVersion = (version: string | undefined): void => {
+    if (version !== undefined && version !== MODEL_VERSION) {
+      throw new ProblemError('NOT_FOUND', `model ${MODEL} has no version ${version}; its version is ${MODEL_VERSION}`);
+    }
+  };
+  const Params = Type.Object({ version: Type.Optional(Type.String()) });
+  for (const base of [`/models/${MODEL}`, `/models/${MODEL}/versions/:version`]) {
+    app.get(
+      base,
+      {
+        schema: { tags, summary: 'Model metadata', params: Params, response: { 200: ModelMetadata, ...errorSchemas } },
+      },
+      async (request, reply) => {
+        checkVersion((request.params as { version?: string }).version);
+        const tensor = (name: string, datatype: string) => ({ name, datatype, shape: [-1] });
+        return sendJson(reply, {
+          name: MODEL,
+          versions: [MODEL_VERSION],
+          platform: 'dropout-service',
+          inputs: [tensor('input', 'FP32')],
+          outputs: [tensor('output', 'FP32'), tensor('mask', 'BOOL')],
+        });
+      },
+    );
+    app.get(
+      `${base}/ready`,
+      {
+        schema: {
+          tags,
+          summary: 'Model readiness',
+          params: Params,
+          response: { 200: Type.Object({ name: Type.String(), ready: Type.Boolean() }), ...errorSchemas },
+        },
+      },
+      async (request, reply) => {
+        checkVersion((request.params as { version?: string }).version);
+        const ready = readiness.notReadyReason() === null;
+        return ready ? sendJson(reply, { name: MODEL, ready }) : sendError(reply, 503, `model ${MODEL} is not ready`);
+      },
+    );
+    app.post(
+      `${base}/infer`,
+      {
+        schema: {
+          tags,
+          summary: 'Inference: dropout on the tensor "input"',
+          description:
+            'JSON body, or a JSON header of Inference-Header-Content-Length bytes followed by raw tensor data (Triton binary tensor extension). Outputs "output" and, when listed, "mask".',
+          params: Params,
+          response: { ...errorSchemas },
+        },
+        config: {
+          swaggerTransform: ({ schema, url }) => ({
+            schema: { ...schema, body: { content: { 'application/json': { schema: InferRequest } } } },
+            url,
+          }),
+        },
+      },
+      async (request, reply) => {
+        checkVersion((request.params as { version?: string }).version);
+        const body = request.body;
+        if (!(body instanceof Uint8Array))
+          throw new ProblemError('INVALID_REQUEST', 'the inference request needs a body');
+        const headerLength = request.headers['inference-header-content-length'];
+        const { header, binary } = splitInferBody(body, typeof headerLength === 'string' ? headerLength : undefined);
+        validateBody(InferRequest, header, 'request');
+        const inferRequest = header as InferRequest;
+        validateBody(InferParameters, inferRequest.parameters ?? {}, 'parameters');
+        const call = decodeInferCall(inferRequest, binary, limits);
+        const { tensor } = call;
+        const settings = resolveSettings(call.raw, tensor.shape, tensor.dtype);
+        request.tensorLog = {
+          format: binary.length > 0 ? 'v2-binary' : 'v2-json',
+          dtype: tensor.dtype,
+          elements: tensor.data.length,
+        };
+        const wantMask = call.outputs.some((o) => o.name === 'mask');
+        const result = await applyDropout(pool, tensor, settings, wantMask);
+        const encoded = encodeInferResponse(
+          call,
+          {
+            tensor,
+            mask: result.mask,
+            seed: settings.seed === null ? null : settings.seed.toString(),
+            offset: settings.offset,
+            kept: result.kept,
+          },
+          MODEL_VERSION,
+        );
+        if (encoded.chunks.length === 0) {
+          return reply
+            .header('content-type', 'application/json')
+            .send(Buffer.from(encoded.header.buffer, encoded.header.byteOffset, encoded.header.length));
+        }
+        reply
+          .header('Inference-Header-Content-Length', String(encoded.header.length))
+          .header('content-type', 'application/octet-stream');
+        return reply.send(Buffer.concat([encoded.header, ...encoded.chunks]));
+      },
+    );
+  }
+}
