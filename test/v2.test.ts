@@ -121,6 +121,9 @@ t.test('all-JSON request with binary_data_output, and all-JSON replies', async (
   t.same(out.data.map(Math.fround), Array.from(ref.out), 'nested data in, flat data out, same values');
 });
 
+/** A header that announces 8 bytes of binary data where 4 follow. */
+const LYING = '{"inputs":[{"name":"input","shape":[2],"datatype":"FP32","parameters":{"binary_data_size":8}}]}';
+
 t.test('errors are {"error"} with Content-Type application/json and 400/404/413', async (t) => {
   const app = await startApp(t, { MAX_BODY_BYTES: '4096' });
   const cases: Array<[string, string | Buffer, Record<string, string>, number, RegExp]> = [
@@ -154,10 +157,10 @@ t.test('errors are {"error"} with Content-Type application/json and 400/404/413'
     [
       'binary size that lies',
       Buffer.concat([
-        Buffer.from('{"inputs":[{"name":"input","shape":[2],"datatype":"FP32","parameters":{"binary_data_size":8}}]}'),
+        Buffer.from(LYING),
         Buffer.alloc(4),
       ]),
-      { 'inference-header-content-length': '91' },
+      { 'inference-header-content-length': String(LYING.length) },
       400,
       /binary_data_size/,
     ],
