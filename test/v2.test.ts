@@ -156,10 +156,7 @@ t.test('errors are {"error"} with Content-Type application/json and 400/404/413'
     ],
     [
       'binary size that lies',
-      Buffer.concat([
-        Buffer.from(LYING),
-        Buffer.alloc(4),
-      ]),
+      Buffer.concat([Buffer.from(LYING), Buffer.alloc(4)]),
       { 'inference-header-content-length': String(LYING.length) },
       400,
       /binary_data_size/,

@@ -41,13 +41,22 @@ function claimedShape(input: unknown[], maxRank: number): number[] {
   return dims;
 }
 
-function allocate(dtype: Dtype, count: number): TensorData {
-  return viewOf(dtype, new SharedArrayBuffer(count * BYTES_PER_ELEMENT[dtype]), 0, count);
+/** Shared memory for tensors the pool may compute on; plain memory (cheaper to allocate) for small ones. */
+function allocate(dtype: Dtype, count: number, limits: JsonLimits): TensorData {
+  const bytes = count * BYTES_PER_ELEMENT[dtype];
+  return viewOf(
+    dtype,
+    count > limits.inlineMaxElements ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes),
+    0,
+    count,
+  );
 }
 
 export interface JsonLimits {
   maxElements: number;
   maxRank: number;
+  /** Tensors up to this size stay on the main thread (INLINE_MAX_ELEMENTS). */
+  inlineMaxElements: number;
 }
 
 export function decodeJsonTensor(
@@ -66,7 +75,7 @@ export function decodeJsonTensor(
         `shape [${resolved}] needs ${elementCount(resolved)} values but input has ${input.length}`,
       );
     }
-    const data = allocate(dtype, input.length);
+    const data = allocate(dtype, input.length, limits);
     const encode = encoderFor(dtype);
     for (let i = 0; i < input.length; i++) data[i] = encode(toNumber(input[i], `input[${i}]`));
     return { shape: resolved, dtype, data, nested: false };
@@ -77,7 +86,7 @@ export function decodeJsonTensor(
   if (shape && (shape.length !== dims.length || shape.some((d, i) => d !== dims[i]))) {
     throw new ProblemError('SHAPE_MISMATCH', `shape [${shape}] does not match the nested input's shape [${dims}]`);
   }
-  const data = allocate(dtype, elementCount(dims));
+  const data = allocate(dtype, elementCount(dims), limits);
   const encode = encoderFor(dtype);
   let next = 0;
   const rank = dims.length;

@@ -44,9 +44,10 @@ export async function decodeJsonRequest(body: unknown, pool: DropoutPool, limits
     return { tensor, nested: tensor.nested, raw: json, wantMask: json.return_mask ?? false };
   }
   const { buffer, byteOffset, byteLength } = body.bytes;
+  // The worker's tensor must be in shared memory whatever its size: it is handed back, not copied.
   const parsed = await pool.parseJson({
     body: { buffer: buffer as SharedArrayBuffer, byteOffset, byteLength },
-    limits,
+    limits: { ...limits, inlineMaxElements: -1 },
   });
   if (!parsed.ok) throw new ProblemError(parsed.code, parsed.detail);
   validateBody(DropoutJsonBody, parsed.fields);

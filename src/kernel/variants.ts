@@ -5,9 +5,11 @@
  * 16 bits after each operation. Pure: no I/O, no threads.
  */
 
-import type { Dtype, TensorData } from './dtype.js';
+import { keepScale } from './dropout.js';
+import { type Dtype, type FloatArray, isFloatDtype, type TensorData } from './dtype.js';
 import { bf16ToNumber, f16ToNumber, numberToBf16, numberToF16 } from './half.js';
 import { philox4x32 } from './philox.js';
+import { applyKeepScaleWasm, wasmMtSupported } from './wasm-mt19937.js';
 
 export type KernelVariant = 'standard' | 'alpha' | 'gaussian';
 
@@ -162,6 +164,10 @@ export function applyVariantRange(
     for (let i = start; i < end; i++) store(i, load(i) * 0);
     mask?.fill(0, start, end);
     return 0;
+  }
+  if (variant === 'standard' && plan.keep && plan.noiseShape === null && isFloatDtype(dtype) && wasmMtSupported()) {
+    // The torch stream's common case: keep bytes drawn ahead, applied by the SIMD loop (same bytes as below).
+    return applyKeepScaleWasm(data as FloatArray, start, end, plan.keep, start, keepScale(dtype, p), mask);
   }
   const f = elementFunction(dtype, variant, p);
   const words = new Uint32Array(4);

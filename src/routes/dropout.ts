@@ -40,7 +40,7 @@ const BINARY_BODY_DOC = {
 };
 
 const dropoutRoutes: FastifyPluginAsyncTypebox<DropoutRouteOptions> = async (app, { config, pool }) => {
-  const limits = { maxElements: config.maxElements, maxRank: MAX_RANK };
+  const limits = { maxElements: config.maxElements, maxRank: MAX_RANK, inlineMaxElements: config.inlineMaxElements };
 
   // Only the formats of API.md §2: a text/plain body gets 415 rather than Fastify's default string parser.
   app.removeContentTypeParser('text/plain');

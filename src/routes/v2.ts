@@ -49,7 +49,7 @@ function sendJson(reply: FastifyReply, value: unknown): FastifyReply {
 const errorSchemas = { 400: V2Error, 404: V2Error, 413: V2Error, 503: V2Error };
 
 export default async function v2Routes(app: FastifyInstance, { config, pool, readiness }: V2Options): Promise<void> {
-  const limits = { maxElements: config.maxElements, maxRank: MAX_RANK };
+  const limits = { maxElements: config.maxElements, maxRank: MAX_RANK, inlineMaxElements: config.inlineMaxElements };
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof ProblemError) {
