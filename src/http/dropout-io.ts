@@ -2,11 +2,14 @@
  * Request decoding and reply encoding for POST /v1/dropout, for each body format. Small work runs here on the main
  * thread; large JSON is parsed and serialised by pool workers.
  */
+
+import { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
 import { decodeBinaryTensor, tensorBytes } from '../codec/binary-tensor.js';
 import { DeferredJson } from '../codec/json-body.js';
 import { type ReplyEcho, writeDropoutReply } from '../codec/json-reply.js';
 import { decodeJsonTensor, type JsonLimits, type Tensor } from '../codec/json-tensor.js';
+import { decodeNpy, encodeNpyParts } from '../codec/npy.js';
 import type { RawSettings, Settings } from '../codec/settings.js';
 import { parseShapeParam } from '../codec/shape.js';
 import { ProblemError } from '../errors.js';
@@ -24,7 +27,13 @@ export interface DecodedRequest {
   wantMask: boolean;
 }
 
+/** A .npy body, read like a binary one but decoded from its own header. */
+export class NpyBody {
+  constructor(readonly bytes: Uint8Array) {}
+}
+
 export function formatOf(body: unknown): Format | undefined {
+  if (body instanceof NpyBody) return 'npy';
   if (body instanceof Uint8Array) return 'binary';
   if (body instanceof DeferredJson || (typeof body === 'object' && body !== null)) return 'json';
   return undefined;
@@ -35,6 +44,16 @@ export function decodeBinaryRequest(bytes: Uint8Array, query: DropoutQuery, limi
   const tensor = decodeBinaryTensor(bytes, shape, query.dtype ?? 'float32', limits);
   // A binary tensor has no nesting of its own; its JSON form nests by shape, as NumPy's tolist() does.
   return { tensor, nested: true, raw: query, wantMask: false };
+}
+
+export function decodeNpyRequest(body: NpyBody, query: DropoutQuery, limits: JsonLimits): DecodedRequest {
+  if (query.shape !== undefined || query.dtype !== undefined) {
+    throw new ProblemError(
+      'INVALID_REQUEST',
+      'a .npy body carries its own shape and dtype: drop the shape and dtype parameters',
+    );
+  }
+  return { tensor: decodeNpy(body.bytes, limits), nested: true, raw: query, wantMask: false };
 }
 
 export async function decodeJsonRequest(body: unknown, pool: DropoutPool, limits: JsonLimits): Promise<DecodedRequest> {
@@ -62,20 +81,25 @@ export async function decodeJsonRequest(body: unknown, pool: DropoutPool, limits
   return { tensor, nested, raw: json, wantMask: json.return_mask ?? false };
 }
 
+/** Raw bytes or .npy: the tensor's own memory is sent, with the settings in headers. */
 export function sendBinary(
   reply: FastifyReply,
+  format: 'binary' | 'npy',
   tensor: Tensor,
   settings: Settings,
   result: DropoutResult,
 ): FastifyReply {
-  reply.type(MEDIA_TYPES.binary).headers({
+  reply.type(MEDIA_TYPES[format]).headers({
     'Tensor-Shape': tensor.shape.join(','),
     'Tensor-Dtype': tensor.dtype,
     'Dropout-Kept': String(result.kept),
     'Dropout-Offset': String(settings.offset),
   });
   if (settings.seed !== null) reply.header('Dropout-Seed', settings.seed.toString());
-  return reply.send(tensorBytes(tensor));
+  if (format === 'binary') return reply.send(tensorBytes(tensor));
+  const { header, body } = encodeNpyParts(tensor);
+  // Large tensors stream header then body, so the body is never copied to prepend 128 bytes.
+  return reply.send(body.length > 1 << 20 ? Readable.from([header, body]) : Buffer.concat([header, body]));
 }
 
 /** The mask's memory as a SharedArrayBuffer a worker can read (copied when the mask was made on this thread). */

@@ -4,6 +4,7 @@ import Negotiator from 'negotiator';
 export const MEDIA_TYPES = {
   json: 'application/json',
   binary: 'application/octet-stream',
+  npy: 'application/x-npy',
 } as const;
 
 export type Format = keyof typeof MEDIA_TYPES;

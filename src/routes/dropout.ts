@@ -8,11 +8,20 @@ import type { SwaggerTransform } from '@fastify/swagger';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { jsonBodyParser } from '../codec/json-body.js';
+import { NPY_BFLOAT16_DETAIL } from '../codec/npy.js';
 import { resolveSettings } from '../codec/settings.js';
 import { readIntoShared } from '../codec/shared-body.js';
 import type { Config } from '../config.js';
 import { ProblemError } from '../errors.js';
-import { decodeBinaryRequest, decodeJsonRequest, formatOf, sendBinary, sendJson } from '../http/dropout-io.js';
+import {
+  decodeBinaryRequest,
+  decodeJsonRequest,
+  decodeNpyRequest,
+  formatOf,
+  NpyBody,
+  sendBinary,
+  sendJson,
+} from '../http/dropout-io.js';
 import { MEDIA_TYPES, negotiateFormat } from '../http/formats.js';
 import { PROBLEM_CONTENT_TYPE } from '../http/problems.js';
 import { applyDropout } from '../pool/apply.js';
@@ -32,6 +41,12 @@ const problem = (description: string) => ({
   description,
   content: { [PROBLEM_CONTENT_TYPE]: { schema: ProblemSchema } },
 });
+
+const NPY_BODY_DOC = {
+  description:
+    'A NumPy .npy file (np.save: versions 1.0, 2.0, 3.0; <f2 <f4 <f8 or big-endian; C or Fortran order). Shape and dtype come from its header, the settings from the query. A .npy reply (Accept: application/x-npy) reads back with np.load; bfloat16 has no .npy code (415).',
+  schema: { type: 'string', format: 'binary' },
+};
 
 const BINARY_BODY_DOC = {
   description:
@@ -53,6 +68,9 @@ const dropoutRoutes: FastifyPluginAsyncTypebox<DropoutRouteOptions> = async (app
       defaultParser: app.getDefaultJsonParser('error', 'error'),
     }),
   );
+  app.addContentTypeParser(MEDIA_TYPES.npy, async (request: FastifyRequest, payload: IncomingMessage) => {
+    return new NpyBody(await readIntoShared(payload, request.headers['content-length'], config.maxBodyBytes));
+  });
   app.addContentTypeParser(MEDIA_TYPES.binary, async (request: FastifyRequest, payload: IncomingMessage) =>
     readIntoShared(payload, request.headers['content-length'], config.maxBodyBytes),
   );
@@ -73,6 +91,7 @@ const dropoutRoutes: FastifyPluginAsyncTypebox<DropoutRouteOptions> = async (app
             content: {
               [MEDIA_TYPES.json]: { schema: DropoutJsonReply },
               [MEDIA_TYPES.binary]: BINARY_BODY_DOC,
+              [MEDIA_TYPES.npy]: NPY_BODY_DOC,
             },
           },
           400: problem('Bad input: the problem says which field and what to change'),
@@ -100,7 +119,7 @@ const dropoutRoutes: FastifyPluginAsyncTypebox<DropoutRouteOptions> = async (app
       if (format === undefined) {
         throw new ProblemError(
           'UNSUPPORTED_MEDIA_TYPE',
-          `send the tensor as ${MEDIA_TYPES.json} or ${MEDIA_TYPES.binary} (got ${request.headers['content-type'] ?? 'no Content-Type'})`,
+          `send the tensor as ${Object.values(MEDIA_TYPES).join(', ')} (got ${request.headers['content-type'] ?? 'no Content-Type'})`,
         );
       }
       const replyFormat = negotiateFormat(request.headers.accept, format);
@@ -110,7 +129,12 @@ const dropoutRoutes: FastifyPluginAsyncTypebox<DropoutRouteOptions> = async (app
       const decoded =
         format === 'binary'
           ? decodeBinaryRequest(body as Uint8Array, request.query, limits)
-          : await decodeJsonRequest(body, pool, limits);
+          : format === 'npy'
+            ? decodeNpyRequest(body as NpyBody, request.query, limits)
+            : await decodeJsonRequest(body, pool, limits);
+      if (replyFormat === 'npy' && decoded.tensor.dtype === 'bfloat16') {
+        throw new ProblemError('UNSUPPORTED_DTYPE', NPY_BFLOAT16_DETAIL);
+      }
       if (decoded.wantMask && replyFormat !== 'json') {
         throw new ProblemError('NOT_ACCEPTABLE', 'return_mask needs a JSON reply: send Accept: application/json');
       }
@@ -119,7 +143,7 @@ const dropoutRoutes: FastifyPluginAsyncTypebox<DropoutRouteOptions> = async (app
       request.tensorLog = { format, dtype: tensor.dtype, elements: tensor.data.length };
 
       const result = await applyDropout(pool, tensor, settings, decoded.wantMask);
-      if (replyFormat === 'binary') return sendBinary(reply, tensor, settings, result);
+      if (replyFormat !== 'json') return sendBinary(reply, replyFormat, tensor, settings, result);
       return sendJson(reply, decoded, settings, result, pool, config.inlineMaxElements);
     },
   );
