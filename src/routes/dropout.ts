@@ -106,7 +106,11 @@ const dropoutRoutes: FastifyPluginAsyncTypebox<DropoutRouteOptions> = async (app
           schema: {
             ...schema,
             body: {
-              content: { [MEDIA_TYPES.json]: { schema: DropoutJsonBody }, [MEDIA_TYPES.binary]: BINARY_BODY_DOC },
+              content: {
+                [MEDIA_TYPES.json]: { schema: DropoutJsonBody },
+                [MEDIA_TYPES.binary]: BINARY_BODY_DOC,
+                [MEDIA_TYPES.npy]: NPY_BODY_DOC,
+              },
             },
           },
           url,
