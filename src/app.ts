@@ -30,6 +30,7 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
     workers: config.workers,
     chunkElements: config.chunkElements,
     inlineMaxElements: config.inlineMaxElements,
+    workerNice: config.workerNice,
   });
   let closing = false;
   app.addHook('preClose', async () => {

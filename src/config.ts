@@ -47,6 +47,13 @@ export const EnvSchema = Type.Object({
     default: 4 * MiB,
     description: 'Most elements one pool task computes; larger tensors are split into ranges across the workers.',
   }),
+  WORKER_NICE: Type.Integer({
+    minimum: 0,
+    maximum: 19,
+    default: 10,
+    description:
+      'Niceness of the pool threads (Linux): the event loop keeps priority, so small requests stay fast under heavy load.',
+  }),
   LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
     default: 'info',
     description: 'pino log level.',
@@ -64,6 +71,7 @@ export interface Config {
   inlineMaxElements: number;
   inlineMaxJsonBytes: number;
   chunkElements: number;
+  workerNice: number;
   logLevel: Env['LOG_LEVEL'];
 }
 
@@ -99,6 +107,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     inlineMaxElements: e.INLINE_MAX_ELEMENTS,
     inlineMaxJsonBytes: e.INLINE_MAX_JSON_BYTES,
     chunkElements: e.CHUNK_ELEMENTS,
+    workerNice: e.WORKER_NICE,
     logLevel: e.LOG_LEVEL,
   };
 }

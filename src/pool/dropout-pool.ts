@@ -20,6 +20,8 @@ export interface PoolOptions {
   chunkElements: number;
   /** Tensors up to this size run on the calling thread. */
   inlineMaxElements: number;
+  /** Scheduling niceness of the worker threads (0: same as the event loop). */
+  workerNice: number;
 }
 
 export interface DropoutResult {
@@ -51,6 +53,7 @@ export class DropoutPool {
       minThreads: options.workers,
       maxThreads: options.workers,
       idleTimeout: Number.POSITIVE_INFINITY,
+      workerData: { nice: options.workerNice },
     });
   }
 

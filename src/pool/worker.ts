@@ -1,4 +1,5 @@
 /** Piscina worker: thin adapters from task data to the pure kernels and codecs. */
+import { workerData } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { viewOf } from '../kernel/dtype.js';
 import {
@@ -10,6 +11,9 @@ import {
 } from './json-tasks.js';
 import { drawNoise } from './noise.js';
 import { type NoiseTask, type RangeTask, runRange } from './task.js';
+import { lowerThreadPriority } from './thread-priority.js';
+
+lowerThreadPriority(Number(workerData?.nice ?? 0));
 
 /** Dropout on one element range, in place; returns the kept count. */
 export function range(task: RangeTask): number {
