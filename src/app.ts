@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Config } from './config.js';
+import { registerBodyReader } from './http/body-reader.js';
 import { registerDocs } from './http/docs.js';
 import { errorHandler, notFoundHandler } from './http/problems.js';
 import { registerRequestLog } from './http/request-log.js';
@@ -48,7 +49,9 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
 
   const readiness = { notReadyReason: () => (closing ? 'the service is shutting down' : null) };
   await app.register(healthRoutes, { readiness });
-  await app.register(dropoutRoutes, { config, pool });
-  await app.register(v2Routes, { prefix: '/v2', config, pool, readiness });
+  // Up to MAX_BODY_BYTES of body buffers are kept for reuse.
+  const bodyReader = registerBodyReader(app, config.maxBodyBytes, config.maxBodyBytes);
+  await app.register(dropoutRoutes, { bodyReader, config, pool });
+  await app.register(v2Routes, { prefix: '/v2', bodyReader, config, pool, readiness });
   return app;
 }

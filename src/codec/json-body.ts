@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { FastifyBodyParser, FastifyRequest } from 'fastify';
-import { readIntoShared } from './shared-body.js';
+import type { BodyReader } from '../http/body-reader.js';
 
 /** A JSON body left unparsed for a worker; route validation runs on its fields once the worker has parsed it. */
 export class DeferredJson {
@@ -13,7 +13,7 @@ export class DeferredJson {
 }
 
 export interface JsonBodyOptions {
-  limit: number;
+  reader: BodyReader;
   /** Bodies up to this many bytes are parsed on the main thread. */
   inlineMaxBytes: number;
   defaultParser: FastifyBodyParser<string>;
@@ -32,7 +32,7 @@ export function jsonBodyParser(options: JsonBodyOptions) {
   return async (request: FastifyRequest, payload: IncomingMessage): Promise<unknown> => {
     const declared = request.headers['content-length'];
     const small = declared !== undefined && Number(declared) <= options.inlineMaxBytes;
-    const bytes = await readIntoShared(payload, declared, options.limit, !small);
+    const bytes = await options.reader.read(request, payload, !small);
     if (bytes.length > options.inlineMaxBytes && bytes.buffer instanceof SharedArrayBuffer)
       return new DeferredJson(bytes);
     return parse(request, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8'));

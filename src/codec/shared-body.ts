@@ -9,14 +9,17 @@ import { ProblemError } from '../errors.js';
 
 const INITIAL_CHUNKED_BYTES = 64 * 1024;
 
+/** Memory of at least `size` bytes to read into (a view of exactly `size`). */
+export type Allocate = (size: number) => Uint8Array;
+
+export const allocatePlain: Allocate = (size) => new Uint8Array(size);
+
 export function readIntoShared(
   stream: Readable,
   contentLength: string | undefined,
   limit: number,
-  /** Small bodies that stay on the main thread skip the costlier shared allocation. */
-  shared = true,
+  allocate: Allocate,
 ): Promise<Uint8Array> {
-  const allocate = (size: number) => new Uint8Array(shared ? new SharedArrayBuffer(size) : new ArrayBuffer(size));
   const declared = contentLength === undefined ? undefined : Number(contentLength);
   if (declared !== undefined && !(Number.isSafeInteger(declared) && declared >= 0)) {
     return Promise.reject(new ProblemError('INVALID_REQUEST', `Content-Length "${contentLength}" is not a byte count`));
@@ -28,6 +31,7 @@ export function readIntoShared(
   }
   return new Promise((resolve, reject) => {
     let bytes = allocate(declared ?? INITIAL_CHUNKED_BYTES);
+    let target = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
     let received = 0;
     let failed = false;
     let ended = false;
@@ -50,12 +54,17 @@ export function readIntoShared(
         const grown = allocate(Math.min(limit, Math.max(needed, bytes.length * 2)));
         grown.set(bytes.subarray(0, received));
         bytes = grown;
+        target = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
       }
-      bytes.set(chunk, received);
+      // Buffer#copy is a plain memcpy; TypedArray#set into shared memory takes a slower path (~1.5x here).
+      chunk.copy(target, received);
       received = needed;
     };
     stream.on('data', onData);
-    stream.once('error', fail);
+    // A client that goes away mid-body is the client's doing, not a server error.
+    stream.once('error', () =>
+      fail(new ProblemError('INVALID_REQUEST', 'the connection closed before the body ended')),
+    );
     stream.once('close', () => {
       if (!ended) fail(new ProblemError('INVALID_REQUEST', 'the client closed the connection before the body ended'));
     });

@@ -88,7 +88,8 @@ export class DropoutPool {
     }
     const maskBuffer = wantMask ? new SharedArrayBuffer(n) : undefined;
     const dtype = kernel.kind === 'standard' ? kernel.params.dtype : kernel.plan.dtype;
-    const counts = await Promise.all(
+    // allSettled, not all: every task must be done with the memory before the request can end and recycle it.
+    const settled = await Promise.allSettled(
       splitRanges(n, this.#options.workers, this.#options.chunkElements).map(([start, end]) => {
         const task: RangeTask = {
           kernel,
@@ -103,7 +104,12 @@ export class DropoutPool {
         return this.#piscina.run(task, { name: 'range' }) as Promise<number>;
       }),
     );
-    return { kept: counts.reduce((a, b) => a + b, 0), mask: maskBuffer ? new Uint8Array(maskBuffer) : undefined };
+    let kept = 0;
+    for (const outcome of settled) {
+      if (outcome.status === 'rejected') throw outcome.reason;
+      kept += outcome.value;
+    }
+    return { kept, mask: maskBuffer ? new Uint8Array(maskBuffer) : undefined };
   }
 
   /**

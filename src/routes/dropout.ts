@@ -10,9 +10,9 @@ import type { FastifyRequest } from 'fastify';
 import { jsonBodyParser } from '../codec/json-body.js';
 import { NPY_BFLOAT16_DETAIL } from '../codec/npy.js';
 import { resolveSettings } from '../codec/settings.js';
-import { readIntoShared } from '../codec/shared-body.js';
 import type { Config } from '../config.js';
 import { ProblemError } from '../errors.js';
+import type { BodyReader } from '../http/body-reader.js';
 import {
   decodeBinaryRequest,
   decodeJsonRequest,
@@ -33,6 +33,7 @@ import { DropoutJsonBody, DropoutJsonReply, DropoutQuery } from '../schemas/drop
 export const MAX_RANK = 32;
 
 export interface DropoutRouteOptions {
+  bodyReader: BodyReader;
   config: Config;
   pool: DropoutPool;
 }
@@ -54,7 +55,7 @@ const BINARY_BODY_DOC = {
   schema: { type: 'string', format: 'binary' },
 };
 
-const dropoutRoutes: FastifyPluginAsyncTypebox<DropoutRouteOptions> = async (app, { config, pool }) => {
+const dropoutRoutes: FastifyPluginAsyncTypebox<DropoutRouteOptions> = async (app, { bodyReader, config, pool }) => {
   const limits = { maxElements: config.maxElements, maxRank: MAX_RANK, inlineMaxElements: config.inlineMaxElements };
 
   // Only the formats of API.md §2: a text/plain body gets 415 rather than Fastify's default string parser.
@@ -63,16 +64,16 @@ const dropoutRoutes: FastifyPluginAsyncTypebox<DropoutRouteOptions> = async (app
   app.addContentTypeParser(
     MEDIA_TYPES.json,
     jsonBodyParser({
-      limit: config.maxBodyBytes,
+      reader: bodyReader,
       inlineMaxBytes: config.inlineMaxJsonBytes,
       defaultParser: app.getDefaultJsonParser('error', 'error'),
     }),
   );
   app.addContentTypeParser(MEDIA_TYPES.npy, async (request: FastifyRequest, payload: IncomingMessage) => {
-    return new NpyBody(await readIntoShared(payload, request.headers['content-length'], config.maxBodyBytes));
+    return new NpyBody(await bodyReader.read(request, payload));
   });
   app.addContentTypeParser(MEDIA_TYPES.binary, async (request: FastifyRequest, payload: IncomingMessage) =>
-    readIntoShared(payload, request.headers['content-length'], config.maxBodyBytes),
+    bodyReader.read(request, payload),
   );
 
   app.post(

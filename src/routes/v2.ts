@@ -6,10 +6,10 @@ import type { IncomingMessage } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { resolveSettings } from '../codec/settings.js';
-import { readIntoShared } from '../codec/shared-body.js';
 import { decodeInferCall, encodeInferResponse, splitInferBody } from '../codec/v2-infer.js';
 import type { Config } from '../config.js';
 import { PROBLEMS, ProblemError } from '../errors.js';
+import type { BodyReader } from '../http/body-reader.js';
 import { SERVICE_VERSION } from '../http/docs.js';
 import { validateBody } from '../http/validation.js';
 import { applyDropout } from '../pool/apply.js';
@@ -19,6 +19,7 @@ import { MAX_RANK } from './dropout.js';
 import type { Readiness } from './health.js';
 
 export interface V2Options {
+  bodyReader: BodyReader;
   config: Config;
   pool: DropoutPool;
   readiness: Readiness;
@@ -48,7 +49,10 @@ function sendJson(reply: FastifyReply, value: unknown): FastifyReply {
 
 const errorSchemas = { 400: V2Error, 404: V2Error, 413: V2Error, 503: V2Error };
 
-export default async function v2Routes(app: FastifyInstance, { config, pool, readiness }: V2Options): Promise<void> {
+export default async function v2Routes(
+  app: FastifyInstance,
+  { bodyReader, config, pool, readiness }: V2Options,
+): Promise<void> {
   const limits = { maxElements: config.maxElements, maxRank: MAX_RANK, inlineMaxElements: config.inlineMaxElements };
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
@@ -74,8 +78,7 @@ export default async function v2Routes(app: FastifyInstance, { config, pool, rea
 
   // Triton's clients send the body with no Content-Type (the sync client) or as application/octet-stream.
   app.removeAllContentTypeParsers();
-  const readBody = async (request: FastifyRequest, payload: IncomingMessage) =>
-    readIntoShared(payload, request.headers['content-length'], config.maxBodyBytes);
+  const readBody = async (request: FastifyRequest, payload: IncomingMessage) => bodyReader.read(request, payload);
   app.addContentTypeParser(['application/json', 'application/octet-stream'], readBody);
   app.addContentTypeParser('*', async (request: FastifyRequest, payload: IncomingMessage) => {
     if (request.headers['content-type'] !== undefined) {
