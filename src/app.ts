@@ -3,11 +3,13 @@
  * all call it, so what is tested is what runs.
  */
 import { randomUUID } from 'node:crypto';
+import compress from '@fastify/compress';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Config } from './config.js';
 import { registerBodyReader } from './http/body-reader.js';
 import { registerDocs } from './http/docs.js';
+import { registerMetrics } from './http/metrics.js';
 import { errorHandler, notFoundHandler } from './http/problems.js';
 import { registerRequestLog } from './http/request-log.js';
 import { validatorCompiler } from './http/validation.js';
@@ -45,6 +47,15 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
   registerRequestLog(app);
+  registerMetrics(app, pool);
+  await app.register(compress, {
+    global: true,
+    encodings: ['gzip', 'deflate'],
+    requestEncodings: ['gzip', 'deflate'],
+    threshold: 1024,
+    // Tensors compress too (zeros from dropout, repeated exponents), so binary and .npy replies are included.
+    customTypes: /^application\/(json|problem\+json|octet-stream|x-npy)/,
+  });
   await registerDocs(app);
 
   const readiness = { notReadyReason: () => (closing ? 'the service is shutting down' : null) };

@@ -31,7 +31,10 @@ export function jsonBodyParser(options: JsonBodyOptions) {
     });
   return async (request: FastifyRequest, payload: IncomingMessage): Promise<unknown> => {
     const declared = request.headers['content-length'];
-    const small = declared !== undefined && Number(declared) <= options.inlineMaxBytes;
+    const small =
+      declared !== undefined &&
+      Number(declared) <= options.inlineMaxBytes &&
+      request.headers['content-encoding'] === undefined;
     const bytes = await options.reader.read(request, payload, !small);
     if (bytes.length > options.inlineMaxBytes && bytes.buffer instanceof SharedArrayBuffer)
       return new DeferredJson(bytes);

@@ -61,9 +61,18 @@ export function readIntoShared(
       received = needed;
     };
     stream.on('data', onData);
+    // A stream paused on purpose (e.g. a decompressor set up in preParsing) stays paused when 'data' is attached.
+    stream.resume();
     // A client that goes away mid-body is the client's doing, not a server error.
-    stream.once('error', () =>
-      fail(new ProblemError('INVALID_REQUEST', 'the connection closed before the body ended')),
+    stream.once('error', (error: Error & { code?: string }) =>
+      fail(
+        new ProblemError(
+          'INVALID_REQUEST',
+          error.code === 'ECONNRESET'
+            ? 'the connection closed before the body ended'
+            : `the body could not be read: ${error.message}`,
+        ),
+      ),
     );
     stream.once('close', () => {
       if (!ended) fail(new ProblemError('INVALID_REQUEST', 'the client closed the connection before the body ended'));

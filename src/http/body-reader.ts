@@ -35,7 +35,9 @@ export function registerBodyReader(app: FastifyInstance, limit: number, maxCache
             return new Uint8Array(buffer, 0, size);
           }
         : allocatePlain;
-      return readIntoShared(payload, request.headers['content-length'], limit, allocate);
+      // A compressed body's Content-Length counts compressed bytes; the limit applies to what it inflates to.
+      const encoded = (request.headers['content-encoding'] ?? 'identity') !== 'identity';
+      return readIntoShared(payload, encoded ? undefined : request.headers['content-length'], limit, allocate);
     },
   };
 }

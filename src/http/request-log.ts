@@ -5,6 +5,7 @@ export interface TensorLog {
   format: string;
   dtype: string;
   elements: number;
+  variant?: string;
 }
 
 declare module 'fastify' {

@@ -145,7 +145,7 @@ const dropoutRoutes: FastifyPluginAsyncTypebox<DropoutRouteOptions> = async (app
       }
       const { tensor } = decoded;
       const settings = resolveSettings(decoded.raw, tensor.shape, tensor.dtype);
-      request.tensorLog = { format, dtype: tensor.dtype, elements: tensor.data.length };
+      request.tensorLog = { format, dtype: tensor.dtype, elements: tensor.data.length, variant: settings.variant };
 
       const result = await applyDropout(pool, tensor, settings, decoded.wantMask);
       if (replyFormat !== 'json') return sendBinary(reply, replyFormat, tensor, settings, result);

@@ -191,6 +191,7 @@ export default async function v2Routes(
           format: binary.length > 0 ? 'v2-binary' : 'v2-json',
           dtype: tensor.dtype,
           elements: tensor.data.length,
+          variant: settings.variant,
         };
         const wantMask = call.outputs.some((o) => o.name === 'mask');
         const result = await applyDropout(pool, tensor, settings, wantMask);

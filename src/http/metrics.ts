@@ -1,0 +1,67 @@
+/**
+ * Prometheus metrics (prom-client) on GET /metrics: requests and latency by route, format and status, elements
+ * processed by dtype and variant, the pool's queue depth and utilisation, and the default process metrics
+ * (event-loop lag among them). One registry per app, so every app (and test) owns its metrics.
+ */
+import type { FastifyInstance } from 'fastify';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { DropoutPool } from '../pool/dropout-pool.js';
+
+export function registerMetrics(app: FastifyInstance, pool: DropoutPool): void {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const labelNames = ['route', 'format', 'status'] as const;
+  const requests = new Counter({
+    name: 'http_requests_total',
+    help: 'HTTP requests answered',
+    labelNames,
+    registers: [registry],
+  });
+  const latency = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'Time from request to response',
+    labelNames,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const elements = new Counter({
+    name: 'dropout_elements_total',
+    help: 'Tensor elements processed',
+    labelNames: ['dtype', 'variant'] as const,
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'dropout_pool_queue_depth',
+    help: 'Tasks waiting for a pool worker',
+    registers: [registry],
+    collect() {
+      this.set(pool.queueSize);
+    },
+  });
+  new Gauge({
+    name: 'dropout_pool_utilization',
+    help: 'Fraction of the pool threads busy since start (0 to 1)',
+    registers: [registry],
+    collect() {
+      this.set(pool.utilization);
+    },
+  });
+  new Gauge({ name: 'dropout_pool_workers', help: 'Pool threads', registers: [registry] }).set(pool.workers);
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    if (route === '/metrics') return;
+    const labels = { route, format: request.tensorLog?.format ?? 'none', status: String(reply.statusCode) };
+    requests.inc(labels);
+    latency.observe(labels, reply.elapsedTime / 1000);
+    const log = request.tensorLog;
+    if (log && reply.statusCode < 400)
+      elements.inc({ dtype: log.dtype, variant: log.variant ?? 'standard' }, log.elements);
+  });
+
+  app.get(
+    '/metrics',
+    { schema: { tags: ['operations'], summary: 'Prometheus metrics (text format)' } },
+    async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()),
+  );
+}
