@@ -7,9 +7,11 @@ import compress from '@fastify/compress';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Config } from './config.js';
+import { registerAccess } from './http/access.js';
 import { registerBodyReader } from './http/body-reader.js';
 import { registerDocs } from './http/docs.js';
 import { registerMetrics } from './http/metrics.js';
+import { registerPressure } from './http/pressure.js';
 import { errorHandler, notFoundHandler } from './http/problems.js';
 import { registerRequestLog } from './http/request-log.js';
 import { validatorCompiler } from './http/validation.js';
@@ -17,6 +19,12 @@ import { DropoutPool } from './pool/dropout-pool.js';
 import dropoutRoutes from './routes/dropout.js';
 import healthRoutes from './routes/health.js';
 import v2Routes from './routes/v2.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    dropoutPool: DropoutPool;
+  }
+}
 
 export async function buildApp(config: Config): Promise<FastifyInstance> {
   const app = Fastify({
@@ -27,6 +35,8 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     return503OnClosing: true,
+    // Slow or stalled uploads: the whole request must arrive within the deadline (Node answers 408 and closes).
+    requestTimeout: config.requestTimeoutMs,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   const pool = new DropoutPool({
@@ -34,7 +44,10 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
     chunkElements: config.chunkElements,
     inlineMaxElements: config.inlineMaxElements,
     workerNice: config.workerNice,
+    maxQueue: config.maxQueue,
   });
+  // Tests reach the pool (its fault-injection switch, its queue) through the app; HTTP never can.
+  app.decorate('dropoutPool', pool);
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;
@@ -58,7 +71,9 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
   });
   await registerDocs(app);
 
-  const readiness = { notReadyReason: () => (closing ? 'the service is shutting down' : null) };
+  const pressure = await registerPressure(app, config, pool);
+  await registerAccess(app, config);
+  const readiness = { notReadyReason: () => (closing ? 'the service is shutting down' : pressure.overloaded()) };
   await app.register(healthRoutes, { readiness });
   // Up to MAX_BODY_BYTES of body buffers are kept for reuse.
   const bodyReader = registerBodyReader(app, config.maxBodyBytes, config.maxBodyBytes);

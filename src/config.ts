@@ -54,6 +54,34 @@ export const EnvSchema = Type.Object({
     description:
       'Niceness of the pool threads (Linux): the event loop keeps priority, so small requests stay fast under heavy load.',
   }),
+  MAX_QUEUE: Type.Integer({
+    minimum: 1,
+    default: 256,
+    description: 'Most pool tasks waiting for a worker; past it requests get 503 OVERLOADED with Retry-After.',
+  }),
+  REQUEST_TIMEOUT_MS: Type.Integer({
+    minimum: 100,
+    default: 30_000,
+    description: 'Deadline of one request, upload included (504 DEADLINE_EXCEEDED; queued work for it is dropped).',
+  }),
+  MAX_EVENT_LOOP_DELAY_MS: Type.Integer({
+    minimum: 0,
+    default: 1000,
+    description: 'Event-loop delay past which new requests get 503 OVERLOADED and /readyz reports not ready (0: off).',
+  }),
+  API_KEYS: Type.String({
+    default: '',
+    description: 'Comma-separated bearer tokens; unset: no authentication. Health and readiness never need one.',
+  }),
+  RATE_LIMIT_PER_MINUTE: Type.Integer({
+    minimum: 0,
+    default: 0,
+    description: 'Requests per minute per API key (else per client IP); 0: no limit.',
+  }),
+  CORS_ORIGIN: Type.String({
+    default: '',
+    description: 'Allowed browser origins: * or a comma-separated list; unset: no CORS headers.',
+  }),
   LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
     default: 'info',
     description: 'pino log level.',
@@ -72,11 +100,24 @@ export interface Config {
   inlineMaxJsonBytes: number;
   chunkElements: number;
   workerNice: number;
+  maxQueue: number;
+  requestTimeoutMs: number;
+  maxEventLoopDelayMs: number;
+  apiKeys: string[];
+  rateLimitPerMinute: number;
+  corsOrigin: string[];
   logLevel: Env['LOG_LEVEL'];
 }
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
+}
+
+function list(text: string): string[] {
+  return text
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
 }
 
 /** Reads and validates the settings; throws ConfigError naming every bad variable and what it must be. */
@@ -108,6 +149,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     inlineMaxJsonBytes: e.INLINE_MAX_JSON_BYTES,
     chunkElements: e.CHUNK_ELEMENTS,
     workerNice: e.WORKER_NICE,
+    maxQueue: e.MAX_QUEUE,
+    requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+    maxEventLoopDelayMs: e.MAX_EVENT_LOOP_DELAY_MS,
+    apiKeys: list(e.API_KEYS),
+    rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
+    corsOrigin: list(e.CORS_ORIGIN),
     logLevel: e.LOG_LEVEL,
   };
 }

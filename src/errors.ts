@@ -23,7 +23,10 @@ export const PROBLEMS = {
   TOO_LARGE: { status: 413, title: 'The request is over a size limit' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported Content-Type' },
   UNSUPPORTED_DTYPE: { status: 415, title: 'Unsupported dtype' },
+  RATE_LIMITED: { status: 429, title: 'Too many requests' },
   NOT_READY: { status: 503, title: 'The service is not ready' },
+  OVERLOADED: { status: 503, title: 'The service is overloaded; retry later' },
+  DEADLINE_EXCEEDED: { status: 504, title: 'The computation exceeded its deadline' },
   INTERNAL: { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, { status: number; title: string }>;
 

@@ -1,4 +1,6 @@
 /** The OpenAPI document (generated from the route schemas), Swagger UI at /docs and the document at /openapi.json. */
+
+import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
@@ -21,12 +23,31 @@ export async function registerDocs(app: FastifyInstance): Promise<void> {
         version: SERVICE_VERSION,
         description: `Dropout (torch.nn.Dropout) as an HTTP service: exact, reproducible, fast.\n\nErrors are RFC 9457 problem documents (application/problem+json) with a stable \`code\`:\n\n| code | status | meaning |\n|---|---|---|\n${errorCodeTable}`,
       },
+      components: {
+        securitySchemes: {
+          bearerAuth: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'An API key from API_KEYS, needed only when the service is configured with keys.',
+          },
+        },
+      },
+      security: [{ bearerAuth: [] }],
       tags: [
         { name: 'dropout', description: 'The dropout computation' },
         { name: 'operations', description: 'Health, readiness and documentation' },
       ],
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  // Security headers (CSP, frame and sniffing guards) on the documentation pages, where a browser renders HTML.
+  await app.register(helmet, { global: false });
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    uiHooks: {
+      onRequest: async (_request, reply) => {
+        await reply.helmet();
+      },
+    },
+  });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 }

@@ -56,7 +56,12 @@ export function decodeNpyRequest(body: NpyBody, query: DropoutQuery, limits: Jso
   return { tensor: decodeNpy(body.bytes, limits), nested: true, raw: query, wantMask: false };
 }
 
-export async function decodeJsonRequest(body: unknown, pool: DropoutPool, limits: JsonLimits): Promise<DecodedRequest> {
+export async function decodeJsonRequest(
+  body: unknown,
+  pool: DropoutPool,
+  limits: JsonLimits,
+  signal: () => AbortSignal,
+): Promise<DecodedRequest> {
   if (!(body instanceof DeferredJson)) {
     const json = body as DropoutJsonBody;
     const tensor = decodeJsonTensor(json.input, json.shape, json.dtype ?? 'float32', limits);
@@ -64,10 +69,13 @@ export async function decodeJsonRequest(body: unknown, pool: DropoutPool, limits
   }
   const { buffer, byteOffset, byteLength } = body.bytes;
   // The worker's tensor must be in shared memory whatever its size: it is handed back, not copied.
-  const parsed = await pool.parseJson({
-    body: { buffer: buffer as SharedArrayBuffer, byteOffset, byteLength },
-    limits: { ...limits, inlineMaxElements: -1 },
-  });
+  const parsed = await pool.parseJson(
+    {
+      body: { buffer: buffer as SharedArrayBuffer, byteOffset, byteLength },
+      limits: { ...limits, inlineMaxElements: -1 },
+    },
+    signal(),
+  );
   if (!parsed.ok) throw new ProblemError(parsed.code, parsed.detail);
   validateBody(DropoutJsonBody, parsed.fields);
   const json = parsed.fields as DropoutJsonBody;
@@ -117,6 +125,7 @@ export async function sendJson(
   result: DropoutResult,
   pool: DropoutPool,
   inlineMaxElements: number,
+  signal?: AbortSignal,
 ): Promise<FastifyReply> {
   const { tensor, nested } = request;
   const echo: ReplyEcho = {
@@ -131,18 +140,21 @@ export async function sendJson(
   const { data } = tensor;
   let bytes: Uint8Array;
   if (data.length > inlineMaxElements && data.buffer instanceof SharedArrayBuffer) {
-    bytes = await pool.encodeJson({
-      tensor: {
-        buffer: data.buffer,
-        byteOffset: data.byteOffset,
-        length: data.length,
-        shape: tensor.shape,
-        dtype: tensor.dtype,
-        nested,
+    bytes = await pool.encodeJson(
+      {
+        tensor: {
+          buffer: data.buffer,
+          byteOffset: data.byteOffset,
+          length: data.length,
+          shape: tensor.shape,
+          dtype: tensor.dtype,
+          nested,
+        },
+        echo,
+        mask: result.mask ? shared(result.mask) : undefined,
       },
-      echo,
-      mask: result.mask ? shared(result.mask) : undefined,
-    });
+      signal,
+    );
   } else {
     bytes = writeDropoutReply({ data, shape: tensor.shape, dtype: tensor.dtype, nested }, echo, result.mask);
   }

@@ -48,8 +48,12 @@ function describeValidation(error: FastifyError): { code: ProblemCode; detail: s
   return { code: FIELD_CODES[field] ?? 'INVALID_REQUEST', detail };
 }
 
+/** Seconds a client should wait before retrying a 503. */
+const RETRY_AFTER_SECONDS = '1';
+
 export function sendProblem(reply: FastifyReply, code: ProblemCode, detail: string, requestId?: string): FastifyReply {
   const problem = toProblem(code, detail, requestId);
+  if (problem.status === 503) reply.header('Retry-After', RETRY_AFTER_SECONDS);
   return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem));
 }
 
@@ -57,6 +61,17 @@ export function errorHandler(error: FastifyError, request: FastifyRequest, reply
   if (error instanceof ProblemError) {
     if (error.statusCode >= 500) request.log.error({ err: error }, 'request failed');
     return sendProblem(reply, error.code, error.detail, error.statusCode >= 500 ? request.id : undefined);
+  }
+  if (error.name === 'TimeoutError') {
+    return sendProblem(
+      reply,
+      'DEADLINE_EXCEEDED',
+      'the computation did not finish within REQUEST_TIMEOUT_MS; send a smaller tensor or retry',
+    );
+  }
+  if (error.name === 'ClientGoneError') {
+    request.log.info('client closed the connection before the reply');
+    return sendProblem(reply, 'INVALID_REQUEST', error.message);
   }
   if (error.validation) {
     const { code, detail } = describeValidation(error);

@@ -20,6 +20,7 @@ export async function applyDropout(
   tensor: Tensor,
   settings: Settings,
   wantMask: boolean,
+  signal?: AbortSignal,
 ): Promise<DropoutResult> {
   const n = tensor.data.length;
   if (settings.mode === 'eval' || settings.seed === null || n === 0 || settings.p === 0) {
@@ -33,6 +34,7 @@ export async function applyDropout(
       data as Float32Array | Float64Array,
       { dtype, p: settings.p, key0, key1, offset: settings.offset },
       wantMask,
+      signal,
     );
   }
   const plan: VariantPlan = {
@@ -47,7 +49,7 @@ export async function applyDropout(
   };
   if (settings.p < 1 && (settings.rng === 'torch' || settings.noiseShape !== null)) {
     const count = settings.noiseShape === null ? n : settings.noiseShape.reduce((a, b) => a * b, 1);
-    await pool.drawNoise(plan, settings.rng, settings.seed, count);
+    await pool.drawNoise(plan, settings.rng, settings.seed, count, signal);
   }
-  return pool.runVariant(data, plan, wantMask);
+  return pool.runVariant(data, plan, wantMask, signal);
 }

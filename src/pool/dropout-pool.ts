@@ -7,6 +7,7 @@
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
+import { ProblemError } from '../errors.js';
 import type { DropoutParams } from '../kernel/dropout.js';
 import type { FloatArray, TensorData } from '../kernel/dtype.js';
 import type { VariantPlan } from '../kernel/variants.js';
@@ -22,7 +23,12 @@ export interface PoolOptions {
   inlineMaxElements: number;
   /** Scheduling niceness of the worker threads (0: same as the event loop). */
   workerNice: number;
+  /** Most tasks waiting for a worker; past it work is refused with 503 OVERLOADED (default: unbounded). */
+  maxQueue?: number;
 }
+
+/** A fault a test can plant in the next range task, to prove a broken worker costs only its own request. */
+export type InjectedFault = 'throw' | 'exit';
 
 export interface DropoutResult {
   kept: number;
@@ -54,7 +60,31 @@ export class DropoutPool {
       maxThreads: options.workers,
       idleTimeout: Number.POSITIVE_INFINITY,
       workerData: { nice: options.workerNice },
+      maxQueue: options.maxQueue ?? Number.POSITIVE_INFINITY,
     });
+  }
+
+  #fault: InjectedFault | undefined;
+
+  /**
+   * Test-only switch: the next range task throws or kills its worker. Reachable only through this object (tests
+   * build the app and hold the pool); nothing over HTTP can set it.
+   */
+  injectFault(fault: InjectedFault): void {
+    this.#fault = fault;
+  }
+
+  /** Runs a task; a full queue becomes 503 OVERLOADED, an abort rethrows the signal's reason (deadline, hang-up). */
+  async #run<T>(name: string, task: object, signal?: AbortSignal): Promise<T> {
+    try {
+      return (await this.#piscina.run(task, { name, signal })) as T;
+    } catch (error) {
+      if (signal?.aborted) throw signal.reason;
+      if (error instanceof Error && error.message === 'Task queue is at limit') {
+        throw new ProblemError('OVERLOADED', `${this.queueSize} computations are already waiting; retry shortly`);
+      }
+      throw error;
+    }
   }
 
   get workers(): number {
@@ -70,16 +100,21 @@ export class DropoutPool {
   }
 
   /** Applies the fused standard kernel to `data` in place and reports what was kept. */
-  run(data: FloatArray, params: DropoutParams, wantMask: boolean): Promise<DropoutResult> {
-    return this.#inPlace(data, { kind: 'standard', params }, wantMask);
+  run(data: FloatArray, params: DropoutParams, wantMask: boolean, signal?: AbortSignal): Promise<DropoutResult> {
+    return this.#inPlace(data, { kind: 'standard', params }, wantMask, signal);
   }
 
   /** Applies the general variant kernel to `data` in place and reports what was kept. */
-  runVariant(data: TensorData, plan: VariantPlan, wantMask: boolean): Promise<DropoutResult> {
-    return this.#inPlace(data, { kind: 'variant', plan }, wantMask);
+  runVariant(data: TensorData, plan: VariantPlan, wantMask: boolean, signal?: AbortSignal): Promise<DropoutResult> {
+    return this.#inPlace(data, { kind: 'variant', plan }, wantMask, signal);
   }
 
-  async #inPlace(data: TensorData, kernel: RangeKernel, wantMask: boolean): Promise<DropoutResult> {
+  async #inPlace(
+    data: TensorData,
+    kernel: RangeKernel,
+    wantMask: boolean,
+    signal?: AbortSignal,
+  ): Promise<DropoutResult> {
     const n = data.length;
     const { buffer } = data;
     if (n <= this.#options.inlineMaxElements || !(buffer instanceof SharedArrayBuffer)) {
@@ -101,7 +136,9 @@ export class DropoutPool {
           end,
           mask: maskBuffer,
         };
-        return this.#piscina.run(task, { name: 'range' }) as Promise<number>;
+        const fault = this.#fault;
+        this.#fault = undefined;
+        return this.#run<number>('range', fault ? { ...task, fault } : task, signal);
       }),
     );
     let kept = 0;
@@ -116,25 +153,31 @@ export class DropoutPool {
    * Draws a plan's noise into shared memory (plan.keep, or plan.multipliers for gaussian): on a worker when large,
    * since the torch stream is serial and would otherwise hold the event loop.
    */
-  async drawNoise(plan: VariantPlan, rng: 'philox' | 'torch', seed: bigint, count: number): Promise<void> {
+  async drawNoise(
+    plan: VariantPlan,
+    rng: 'philox' | 'torch',
+    seed: bigint,
+    count: number,
+    signal?: AbortSignal,
+  ): Promise<void> {
     const bytes = plan.variant === 'gaussian' ? count * 8 : count;
     const shared = new SharedArrayBuffer(bytes);
     const out = plan.variant === 'gaussian' ? new Float64Array(shared) : new Uint8Array(shared);
     const task: NoiseTask = { plan, rng, seed, count, out };
     if (count <= this.#options.inlineMaxElements) drawNoise(task);
-    else await this.#piscina.run(task, { name: 'noise' });
+    else await this.#run('noise', task, signal);
     if (out instanceof Float64Array) plan.multipliers = out;
     else plan.keep = out;
   }
 
   /** Parses and decodes a large JSON request body on a worker. */
-  parseJson(task: ParseJsonTask): Promise<ParseJsonResult> {
-    return this.#piscina.run(task, { name: 'parseJson' }) as Promise<ParseJsonResult>;
+  parseJson(task: ParseJsonTask, signal?: AbortSignal): Promise<ParseJsonResult> {
+    return this.#run<ParseJsonResult>('parseJson', task, signal);
   }
 
   /** Serialises a large JSON reply on a worker; the bytes come back transferred. */
-  encodeJson(task: EncodeJsonTask): Promise<Uint8Array> {
-    return this.#piscina.run(task, { name: 'encodeJson' }) as Promise<Uint8Array>;
+  encodeJson(task: EncodeJsonTask, signal?: AbortSignal): Promise<Uint8Array> {
+    return this.#run<Uint8Array>('encodeJson', task, signal);
   }
 
   close(): Promise<void> {

@@ -18,6 +18,8 @@ export interface RangeTask {
   end: number;
   /** One byte per element; the task writes its range. */
   mask?: SharedArrayBuffer;
+  /** Planted by DropoutPool.injectFault in tests only. */
+  fault?: 'throw' | 'exit';
 }
 
 /** Runs a kernel on data[start..end) in place; returns the kept count. */

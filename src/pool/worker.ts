@@ -17,6 +17,9 @@ lowerThreadPriority(Number(workerData?.nice ?? 0));
 
 /** Dropout on one element range, in place; returns the kept count. */
 export function range(task: RangeTask): number {
+  if (task.fault === 'throw') throw new Error('injected worker fault');
+  // In a worker thread process.exit ends the thread only: the pool sees a dead worker and replaces it.
+  if (task.fault === 'exit') process.exit(1);
   const data = viewOf(task.dtype, task.buffer, task.byteOffset, task.length);
   return runRange(task.kernel, data, task.start, task.end, task.mask ? new Uint8Array(task.mask) : undefined);
 }

@@ -13,6 +13,7 @@ import { resolveSettings } from '../codec/settings.js';
 import type { Config } from '../config.js';
 import { ProblemError } from '../errors.js';
 import type { BodyReader } from '../http/body-reader.js';
+import { requestSignal } from '../http/deadline.js';
 import {
   decodeBinaryRequest,
   decodeJsonRequest,
@@ -131,12 +132,18 @@ const dropoutRoutes: FastifyPluginAsyncTypebox<DropoutRouteOptions> = async (app
       if (replyFormat === undefined) {
         throw new ProblemError('NOT_ACCEPTABLE', `Accept must allow ${Object.values(MEDIA_TYPES).join(' or ')}`);
       }
+      // Created once the tensor may reach the pool: a deadline timer is not worth setting for in-thread work.
+      let signal: AbortSignal | undefined;
+      const abortSignal = () => {
+        signal ??= requestSignal(reply, config.requestTimeoutMs);
+        return signal;
+      };
       const decoded =
         format === 'binary'
           ? decodeBinaryRequest(body as Uint8Array, request.query, limits)
           : format === 'npy'
             ? decodeNpyRequest(body as NpyBody, request.query, limits)
-            : await decodeJsonRequest(body, pool, limits);
+            : await decodeJsonRequest(body, pool, limits, abortSignal);
       if (replyFormat === 'npy' && decoded.tensor.dtype === 'bfloat16') {
         throw new ProblemError('UNSUPPORTED_DTYPE', NPY_BFLOAT16_DETAIL);
       }
@@ -147,9 +154,18 @@ const dropoutRoutes: FastifyPluginAsyncTypebox<DropoutRouteOptions> = async (app
       const settings = resolveSettings(decoded.raw, tensor.shape, tensor.dtype);
       request.tensorLog = { format, dtype: tensor.dtype, elements: tensor.data.length, variant: settings.variant };
 
-      const result = await applyDropout(pool, tensor, settings, decoded.wantMask);
+      const big = tensor.data.length > config.inlineMaxElements;
+      const result = await applyDropout(pool, tensor, settings, decoded.wantMask, big ? abortSignal() : undefined);
       if (replyFormat !== 'json') return sendBinary(reply, replyFormat, tensor, settings, result);
-      return sendJson(reply, decoded, settings, result, pool, config.inlineMaxElements);
+      return sendJson(
+        reply,
+        decoded,
+        settings,
+        result,
+        pool,
+        config.inlineMaxElements,
+        big ? abortSignal() : undefined,
+      );
     },
   );
 };

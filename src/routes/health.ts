@@ -15,6 +15,7 @@ export default async function healthRoutes(app: FastifyInstance, opts: { readine
     {
       schema: {
         tags: ['operations'],
+        security: [],
         summary: 'Liveness: the process answers',
         response: { 200: Type.Object({ status: Type.Literal('ok') }) },
       },
@@ -26,13 +27,14 @@ export default async function healthRoutes(app: FastifyInstance, opts: { readine
     {
       schema: {
         tags: ['operations'],
-        summary: 'Readiness: the pool is up and the service is not shutting down',
+        security: [],
+        summary: 'Readiness: the pool is up, the service is not overloaded and not shutting down',
         response: { 200: Type.Object({ ready: Type.Literal(true) }), 503: ProblemSchema },
       },
     },
     async (_request, reply) => {
       const reason = opts.readiness.notReadyReason();
-      if (reason !== null) return sendProblem(reply.header('Retry-After', '1'), 'NOT_READY', reason);
+      if (reason !== null) return sendProblem(reply, 'NOT_READY', reason);
       return { ready: true as const };
     },
   );

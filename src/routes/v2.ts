@@ -10,6 +10,7 @@ import { decodeInferCall, encodeInferResponse, splitInferBody } from '../codec/v
 import type { Config } from '../config.js';
 import { PROBLEMS, ProblemError } from '../errors.js';
 import type { BodyReader } from '../http/body-reader.js';
+import { requestSignal } from '../http/deadline.js';
 import { SERVICE_VERSION } from '../http/docs.js';
 import { validateBody } from '../http/validation.js';
 import { applyDropout } from '../pool/apply.js';
@@ -36,6 +37,7 @@ function v2Status(status: number): number {
 }
 
 function sendError(reply: FastifyReply, status: number, message: string): FastifyReply {
+  if (status === 503) reply.header('Retry-After', '1');
   // A Buffer keeps Content-Type exactly application/json (Fastify adds a charset to string payloads).
   return reply
     .code(status)
@@ -56,6 +58,8 @@ export default async function v2Routes(
   const limits = { maxElements: config.maxElements, maxRank: MAX_RANK, inlineMaxElements: config.inlineMaxElements };
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error.name === 'TimeoutError')
+      return sendError(reply, 504, 'the computation did not finish within REQUEST_TIMEOUT_MS');
     if (error instanceof ProblemError) {
       if (error.statusCode >= 500) request.log.error({ err: error }, 'request failed');
       return sendError(
@@ -96,7 +100,14 @@ export default async function v2Routes(
   );
   app.get(
     '/health/live',
-    { schema: { tags, summary: 'Server liveness', response: { 200: Type.Object({ live: Type.Boolean() }) } } },
+    {
+      schema: {
+        tags,
+        security: [],
+        summary: 'Server liveness',
+        response: { 200: Type.Object({ live: Type.Boolean() }) },
+      },
+    },
     async (_r, reply) => sendJson(reply, { live: true }),
   );
   app.get(
@@ -104,6 +115,7 @@ export default async function v2Routes(
     {
       schema: {
         tags,
+        security: [],
         summary: 'Server readiness',
         response: { 200: Type.Object({ ready: Type.Boolean() }), 503: V2Error },
       },
@@ -194,7 +206,9 @@ export default async function v2Routes(
           variant: settings.variant,
         };
         const wantMask = call.outputs.some((o) => o.name === 'mask');
-        const result = await applyDropout(pool, tensor, settings, wantMask);
+        const big = tensor.data.length > config.inlineMaxElements;
+        const signal = big ? requestSignal(reply, config.requestTimeoutMs) : undefined;
+        const result = await applyDropout(pool, tensor, settings, wantMask, signal);
         const encoded = encodeInferResponse(
           call,
           {
