@@ -44,13 +44,17 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
     chunkElements: config.chunkElements,
     inlineMaxElements: config.inlineMaxElements,
     workerNice: config.workerNice,
-    maxQueue: config.maxQueue,
   });
   // Tests reach the pool (its fault-injection switch, its queue) through the app; HTTP never can.
   app.decorate('dropoutPool', pool);
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;
+  });
+  // While closing, replies end their connection: a keep-alive socket would otherwise hold server.close() open
+  // until its idle timeout, long after the last in-flight request finished.
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('Connection', 'close');
   });
   app.addHook('onClose', async () => {
     await pool.close();
@@ -71,7 +75,7 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
   });
   await registerDocs(app);
 
-  const pressure = await registerPressure(app, config, pool);
+  const pressure = await registerPressure(app, config);
   await registerAccess(app, config);
   const readiness = { notReadyReason: () => (closing ? 'the service is shutting down' : pressure.overloaded()) };
   await app.register(healthRoutes, { readiness });

@@ -57,7 +57,8 @@ export const EnvSchema = Type.Object({
   MAX_QUEUE: Type.Integer({
     minimum: 1,
     default: 256,
-    description: 'Most pool tasks waiting for a worker; past it requests get 503 OVERLOADED with Retry-After.',
+    description:
+      'Most compute requests in flight (the queue in front of the pool); past it new ones get 503 OVERLOADED with Retry-After.',
   }),
   REQUEST_TIMEOUT_MS: Type.Integer({
     minimum: 100,

@@ -20,12 +20,18 @@ export interface JsonTensor extends Tensor {
   nested: boolean;
 }
 
+/** A value as a problem detail shows it: bounded, since a hostile body can put megabytes in one string. */
+function quote(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
+}
+
 function toNumber(value: unknown, path: string): number {
   if (typeof value === 'number') return value;
   if (typeof value === 'string' && value in NON_FINITE_IN) return NON_FINITE_IN[value];
   throw new ProblemError(
     'NON_NUMERIC',
-    `${path} is ${JSON.stringify(value)}; values must be numbers or the strings "NaN", "Infinity", "-Infinity"`,
+    `${path} is ${quote(value)}; values must be numbers or the strings "NaN", "Infinity", "-Infinity"`,
   );
 }
 

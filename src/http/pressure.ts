@@ -1,13 +1,13 @@
 /**
- * Load shedding: a request is refused with a fast 503 OVERLOADED (Retry-After) when the pool's queue is full or
- * the event loop is lagging (@fastify/under-pressure), before its body is read. Probes are never shed, and
- * /readyz reports not-ready meanwhile so a load balancer backs off.
+ * Load shedding: a compute request is refused with a fast 503 OVERLOADED (Retry-After), before its body is read,
+ * when MAX_QUEUE compute requests are already in flight (the bounded queue in front of the pool) or the event
+ * loop is lagging (@fastify/under-pressure). Probes are never shed, and /readyz reports not-ready meanwhile so a
+ * load balancer backs off.
  */
 import underPressure from '@fastify/under-pressure';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Config } from '../config.js';
 import { ProblemError } from '../errors.js';
-import type { DropoutPool } from '../pool/dropout-pool.js';
 import { PROBE_ROUTES } from './access.js';
 import { sendProblem } from './problems.js';
 
@@ -23,11 +23,16 @@ export interface Pressure {
   overloaded(): string | null;
 }
 
-export async function registerPressure(app: FastifyInstance, config: Config, pool: DropoutPool): Promise<Pressure> {
+declare module 'fastify' {
+  interface FastifyRequest {
+    admitted: boolean;
+  }
+}
+
+export async function registerPressure(app: FastifyInstance, config: Config): Promise<Pressure> {
+  let inFlight = 0;
   const queueFull = () =>
-    pool.queueSize >= config.maxQueue
-      ? `${pool.queueSize} computations are waiting (MAX_QUEUE ${config.maxQueue})`
-      : null;
+    inFlight >= config.maxQueue ? `${inFlight} computations are in flight (MAX_QUEUE ${config.maxQueue})` : null;
 
   if (config.maxEventLoopDelayMs > 0) {
     await app.register(underPressure, {
@@ -45,11 +50,21 @@ export async function registerPressure(app: FastifyInstance, config: Config, poo
     });
   }
 
+  app.decorateRequest('admitted', false);
   app.addHook('onRequest', async (request) => {
     if (!COMPUTE_ROUTES.has(request.routeOptions.url ?? '')) return;
     const reason = queueFull();
     if (reason !== null) throw new ProblemError('OVERLOADED', `the service is overloaded: ${reason}; retry shortly`);
+    inFlight++;
+    request.admitted = true;
   });
+  const leave = async (request: FastifyRequest) => {
+    if (!request.admitted) return;
+    request.admitted = false;
+    inFlight--;
+  };
+  app.addHook('onResponse', leave);
+  app.addHook('onRequestAbort', leave);
 
   return {
     overloaded: () => {

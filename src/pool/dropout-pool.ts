@@ -7,7 +7,6 @@
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import { ProblemError } from '../errors.js';
 import type { DropoutParams } from '../kernel/dropout.js';
 import type { FloatArray, TensorData } from '../kernel/dtype.js';
 import type { VariantPlan } from '../kernel/variants.js';
@@ -23,8 +22,6 @@ export interface PoolOptions {
   inlineMaxElements: number;
   /** Scheduling niceness of the worker threads (0: same as the event loop). */
   workerNice: number;
-  /** Most tasks waiting for a worker; past it work is refused with 503 OVERLOADED (default: unbounded). */
-  maxQueue?: number;
 }
 
 /** A fault a test can plant in the next range task, to prove a broken worker costs only its own request. */
@@ -60,7 +57,6 @@ export class DropoutPool {
       maxThreads: options.workers,
       idleTimeout: Number.POSITIVE_INFINITY,
       workerData: { nice: options.workerNice },
-      maxQueue: options.maxQueue ?? Number.POSITIVE_INFINITY,
     });
   }
 
@@ -74,15 +70,12 @@ export class DropoutPool {
     this.#fault = fault;
   }
 
-  /** Runs a task; a full queue becomes 503 OVERLOADED, an abort rethrows the signal's reason (deadline, hang-up). */
+  /** Runs a task; an abort rethrows the signal's reason (deadline, hang-up) rather than piscina's AbortError. */
   async #run<T>(name: string, task: object, signal?: AbortSignal): Promise<T> {
     try {
       return (await this.#piscina.run(task, { name, signal })) as T;
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
-      if (error instanceof Error && error.message === 'Task queue is at limit') {
-        throw new ProblemError('OVERLOADED', `${this.queueSize} computations are already waiting; retry shortly`);
-      }
       throw error;
     }
   }

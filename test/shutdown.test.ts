@@ -1,0 +1,77 @@
+/** A real process receiving SIGTERM with requests in flight: all of them complete with correct bytes, then exit 0. */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import http from 'node:http';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+import { dropoutRange } from '../src/kernel/dropout.js';
+import { philoxKey } from '../src/kernel/philox.js';
+import { genInput } from './reference.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+t.test('SIGTERM: stop accepting, finish in-flight requests, close the pool, exit 0', async (t) => {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', WORKERS: '2', INLINE_MAX_ELEMENTS: '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.teardown(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  let log = '';
+  const origin = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no "listening" line in 20 s:\n${log}`)), 20_000);
+    child.stdout.on('data', (chunk: Buffer) => {
+      log += chunk.toString();
+      const match = /listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(log);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    });
+    child.once('exit', () => reject(new Error(`the server exited early:\n${log}`)));
+  });
+
+  const n = 1 << 20;
+  const x = new Float32Array(genInput(n));
+  const seeds = [1, 2, 3, 4, 5, 6];
+  const body = Buffer.from(x.buffer);
+  // Each request sends its headers and half its body, so the server has accepted it and is reading it when the
+  // signal arrives; the second half follows the signal.
+  const inFlight = seeds.map((seed) => {
+    const request = http.request(`${origin}/v1/dropout?p=0.5&seed=${seed}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream', 'content-length': body.length },
+    });
+    const reply = new Promise<{ status: number; body: Buffer }>((resolve, reject) => {
+      request.on('response', (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+      });
+      request.on('error', reject);
+    });
+    request.write(body.subarray(0, body.length / 2));
+    return { request, reply };
+  });
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  for (const { request } of inFlight) request.end(body.subarray(body.length / 2));
+  const replies = await Promise.all(inFlight.map((f) => f.reply));
+  replies.forEach((reply, i) => {
+    const expected = x.slice();
+    const [key0, key1] = philoxKey(BigInt(seeds[i]));
+    dropoutRange(expected, 0, n, { dtype: 'float32', p: 0.5, key0, key1, offset: 0 });
+    t.equal(reply.status, 200, `request ${i} completed`);
+    t.ok(reply.body.equals(Buffer.from(expected.buffer)), `request ${i} has the correct bytes`);
+  });
+  const started = Date.now();
+  const [code] = (await exited) as [number | null];
+  t.equal(code, 0, 'exit code 0');
+  t.ok(Date.now() - started < 11_000, 'within the shutdown bound');
+  t.match(log, /"signal":"SIGTERM"/, 'the shutdown was logged');
+  await t.rejects(fetch(`${origin}/healthz`), 'no longer accepting connections');
+});
