@@ -94,7 +94,7 @@ t.test('JSON: a flat array with shape, every setting, equals the request made by
     p: 0.3,
     seed: '123456789012345678',
     offset: 5,
-    variant: 'feature',
+    variant: 'alpha',
     noiseShape: [2, 2, 1],
     rng: 'philox',
   });
@@ -107,7 +107,7 @@ t.test('JSON: a flat array with shape, every setting, equals the request made by
         p: 0.3,
         seed: '123456789012345678',
         offset: 5,
-        variant: 'feature',
+        variant: 'alpha',
         noise_shape: [2, 2, 1],
         rng: 'philox',
       }),

@@ -29,13 +29,6 @@ export type DataOf<D extends Dtype> = D extends 'float32'
     : D extends 'float16' | 'bfloat16'
       ? Uint16Array
       : never;
-/** The dtypes a typed array may hold. */
-export type DtypeOf<A extends TypedTensor> = A extends Float32Array
-  ? 'float32'
-  : A extends Float64Array
-    ? 'float64'
-    : 'float16' | 'bfloat16';
-
 /** The input's nesting with every value replaced by V (a flat input gives a flat array). */
 export type Leaves<T, V> = NestedInput extends T ? Nested<V> : T extends readonly (infer E)[] ? Leaves<E, V>[] : V;
 
@@ -152,11 +145,21 @@ export interface DropoutClient {
     tensor: NestedInput,
     options: ArrayInputOptions<D> & BinaryReplyOptions & { format: 'binary' },
   ): Promise<DropoutBinaryResult<D>>;
-  /** A typed array, binary reply (the default). */
-  dropout<A extends TypedTensor>(
-    tensor: A,
-    options?: TypedInputOptions & TypedDtypeOption<A> & BinaryReplyOptions,
-  ): Promise<DropoutBinaryResult<DtypeOf<A>>>;
+  /** A Float32Array, binary reply (the default). */
+  dropout(
+    tensor: Float32Array,
+    options?: TypedInputOptions & { dtype?: 'float32' } & BinaryReplyOptions,
+  ): Promise<DropoutBinaryResult<'float32'>>;
+  /** A Float64Array, binary reply (the default). */
+  dropout(
+    tensor: Float64Array,
+    options?: TypedInputOptions & { dtype?: 'float64' } & BinaryReplyOptions,
+  ): Promise<DropoutBinaryResult<'float64'>>;
+  /** float16 or bfloat16 bit patterns, binary reply (the default): the dtype must be named. */
+  dropout<D extends 'float16' | 'bfloat16'>(
+    tensor: Uint16Array,
+    options: TypedInputOptions & { dtype: D } & BinaryReplyOptions,
+  ): Promise<DropoutBinaryResult<D>>;
   /** A typed array, JSON reply (nested by shape; a 0-d tensor gives a bare number). No mask for binary input. */
   dropout<A extends TypedTensor>(
     tensor: A,

@@ -19,6 +19,9 @@ import { DropoutJsonBody, type DropoutQuery } from '../schemas/dropout.js';
 import { type Format, MEDIA_TYPES } from './formats.js';
 import { validateBody } from './validation.js';
 
+/** A rough size of one written value, to estimate a reply's bytes before writing it. */
+const BYTES_PER_JSON_VALUE = 12;
+
 export interface DecodedRequest {
   tensor: Tensor;
   /** Whether a JSON reply nests the values (nested JSON input, or any binary input) or writes them flat. */
@@ -124,8 +127,9 @@ export async function sendJson(
   settings: Settings,
   result: DropoutResult,
   pool: DropoutPool,
-  inlineMaxElements: number,
-  signal?: AbortSignal,
+  /** Replies estimated past this size are serialised by a worker (INLINE_MAX_JSON_BYTES). */
+  inlineMaxJsonBytes: number,
+  signal: () => AbortSignal,
 ): Promise<FastifyReply> {
   const { tensor, nested } = request;
   const echo: ReplyEcho = {
@@ -139,7 +143,8 @@ export async function sendJson(
   };
   const { data } = tensor;
   let bytes: Uint8Array;
-  if (data.length > inlineMaxElements && data.buffer instanceof SharedArrayBuffer) {
+  // Writing a number costs ~100x the kernel's work on it, so JSON has its own, lower, threshold.
+  if (data.length * BYTES_PER_JSON_VALUE > inlineMaxJsonBytes && data.buffer instanceof SharedArrayBuffer) {
     bytes = await pool.encodeJson(
       {
         tensor: {
@@ -153,7 +158,7 @@ export async function sendJson(
         echo,
         mask: result.mask ? shared(result.mask) : undefined,
       },
-      signal,
+      signal(),
     );
   } else {
     bytes = writeDropoutReply({ data, shape: tensor.shape, dtype: tensor.dtype, nested }, echo, result.mask);

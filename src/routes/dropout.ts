@@ -157,15 +157,7 @@ const dropoutRoutes: FastifyPluginAsyncTypebox<DropoutRouteOptions> = async (app
       const big = tensor.data.length > config.inlineMaxElements;
       const result = await applyDropout(pool, tensor, settings, decoded.wantMask, big ? abortSignal() : undefined);
       if (replyFormat !== 'json') return sendBinary(reply, replyFormat, tensor, settings, result);
-      return sendJson(
-        reply,
-        decoded,
-        settings,
-        result,
-        pool,
-        config.inlineMaxElements,
-        big ? abortSignal() : undefined,
-      );
+      return sendJson(reply, decoded, settings, result, pool, config.inlineMaxJsonBytes, abortSignal);
     },
   );
 };

@@ -65,23 +65,22 @@ export const DropoutJsonBody = Type.Object(
 );
 export type DropoutJsonBody = Static<typeof DropoutJsonBody>;
 
+/** Settings of a binary or .npy body; a JSON body carries its own and the query is not read. */
 export const DropoutQuery = Type.Object(
   {
     shape: Type.Optional(
-      Type.String({ description: 'Comma-separated dims of a binary body (omitted: 1-D).', examples: ['2,3,4'] }),
+      // No examples on the query: Swagger UI would send them along with a JSON body's own settings.
+      Type.String({ description: 'Comma-separated dims of a binary body (omitted: 1-D), e.g. 2,3,4.' }),
     ),
     dtype: Type.Optional(DtypeSchema),
     p: Type.Optional(PSchema),
     mode: Type.Optional(ModeSchema),
-    seed: Type.Optional(Type.String({ description: SEED_DESCRIPTION, examples: ['42'] })),
-    offset: Type.Optional(Type.String({ description: OFFSET_DESCRIPTION, examples: ['0'] })),
+    seed: Type.Optional(Type.String({ description: SEED_DESCRIPTION })),
+    offset: Type.Optional(Type.String({ description: OFFSET_DESCRIPTION })),
     variant: Type.Optional(VariantSchema),
     rng: Type.Optional(RngSchema),
     noise_shape: Type.Optional(
-      Type.String({
-        description: 'Comma-separated noise shape (see the JSON field noise_shape).',
-        examples: ['2,3,1'],
-      }),
+      Type.String({ description: 'Comma-separated noise shape, e.g. 2,3,1 (see the JSON field noise_shape).' }),
     ),
   },
   { additionalProperties: false },
