@@ -1,12 +1,22 @@
 # dropout-service container: build with dev dependencies, run with production dependencies only.
+# test/container.test.ts reproduces this file (its COPY file sets, its npm steps, its ENV, USER and CMD) and runs the
+# result; it rejects instructions it does not model, so keep to FROM/WORKDIR/COPY/RUN npm/ENV/USER/EXPOSE/
+# HEALTHCHECK/STOPSIGNAL/CMD/LABEL or extend the test with the new instruction.
+#
+# Base: Node 24 LTS on Debian 13 (trixie), slim variant. The tag pins the Node major line and the Debian release;
+# for byte-for-byte reproducible builds pin the digest too (node:24-trixie-slim@sha256:...) from your registry.
+
+# ---- build: all dependencies, compile TypeScript to dist/ (dist/kernel/wasm/*.wasm are copied by `npm run build`)
 FROM node:24-trixie-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+# No install scripts: nothing here builds native code, and the build only needs tsc.
 RUN npm ci --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
 
+# ---- runtime: production dependencies and the compiled output, nothing else
 FROM node:24-trixie-slim AS runtime
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
@@ -15,10 +25,16 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 COPY --from=build /app/dist ./dist
-USER node
+# Files stay root-owned and read-only to the service. The image's `node` user, given numerically so that Kubernetes'
+# runAsNonRoot can verify it without a runAsUser (a user *name* it cannot check and refuses to start).
+USER 1000:1000
 EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-# Node runs as PID 1 and handles SIGTERM itself (close-with-grace): stop accepting, finish in-flight, close the pool.
+# Exec form, not npm and not a shell: the node image's ENTRYPOINT (docker-entrypoint.sh) `exec`s this command, so
+# node itself is PID 1. PID 1 gets no default signal actions (a signal without a handler is ignored), but
+# close-with-grace installs SIGTERM/SIGINT handlers, so SIGTERM runs the graceful shutdown: stop accepting, finish
+# in-flight requests, close the pool, exit 0 within 10 s. No init (tini, --init) is needed: the service starts no
+# child processes (the pool is worker_threads), so there are no zombies for PID 1 to reap.
 STOPSIGNAL SIGTERM
 CMD ["node", "dist/server.js"]
