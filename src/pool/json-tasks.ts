@@ -30,6 +30,20 @@ export interface ParseJsonTask {
   limits: JsonLimits;
 }
 
+const MAX_FIELD_DEPTH = 4;
+
+/** Whether a JSON value nests arrays or objects more than `limit` levels deep (iterative: no stack to exhaust). */
+function deeperThan(value: unknown, limit: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [item, depth] = stack.pop() as [unknown, number];
+    if (typeof item !== 'object' || item === null) continue;
+    if (depth >= limit) return true;
+    for (const child of Object.values(item)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
 function isShape(value: unknown): value is number[] {
   return Array.isArray(value) && value.every((d) => Number.isSafeInteger(d) && d >= 0);
 }
@@ -55,6 +69,13 @@ export function parseJsonRequest(task: ParseJsonTask): ParseJsonResult {
     return { ok: true, fields: body as Record<string, unknown>, tensor: null };
   }
   const { input, ...rest } = body as { input: unknown[]; dtype?: unknown; shape?: unknown };
+  // No setting is nested more than two levels; a deeper one would only make the reply's structured clone (and
+  // validation) walk it, so it is refused here, where it is cheap to see.
+  for (const [key, value] of Object.entries(rest)) {
+    if (deeperThan(value, MAX_FIELD_DEPTH)) {
+      return { ok: false, code: 'INVALID_REQUEST', detail: `body/${key} is nested deeper than any setting of the API` };
+    }
+  }
   const fields = { ...rest, input: [] };
   const dtype = DTYPES.find((d) => d === rest.dtype) ?? (rest.dtype === undefined ? 'float32' : undefined);
   if (dtype === undefined || (rest.shape !== undefined && !isShape(rest.shape)))
