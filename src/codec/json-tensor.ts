@@ -5,7 +5,7 @@
 
 import { ProblemError } from '../errors.js';
 import { BYTES_PER_ELEMENT, type Dtype, encoderFor, type TensorData, viewOf } from '../kernel/dtype.js';
-import { formatterFor, NON_FINITE_IN } from './float-format.js';
+import { NON_FINITE_IN } from './float-format.js';
 import { checkShape, elementCount } from './shape.js';
 
 export interface Tensor {
