@@ -28,7 +28,8 @@ function quote(value: unknown): string {
 
 function toNumber(value: unknown, path: string): number {
   if (typeof value === 'number') return value;
-  if (typeof value === 'string' && value in NON_FINITE_IN) return NON_FINITE_IN[value];
+  // Object.hasOwn, not `in`: "valueOf" or "constructor" must not read Object.prototype.
+  if (typeof value === 'string' && Object.hasOwn(NON_FINITE_IN, value)) return NON_FINITE_IN[value];
   throw new ProblemError(
     'NON_NUMERIC',
     `${path} is ${quote(value)}; values must be numbers or the strings "NaN", "Infinity", "-Infinity"`,

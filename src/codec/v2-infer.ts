@@ -45,7 +45,7 @@ export function splitInferBody(
 }
 
 export function dtypeOf(datatype: string): Dtype {
-  const dtype = V2_DATATYPES[datatype as V2Datatype];
+  const dtype = Object.hasOwn(V2_DATATYPES, datatype) ? V2_DATATYPES[datatype as V2Datatype] : undefined;
   if (dtype === undefined) {
     throw new ProblemError(
       'UNSUPPORTED_DTYPE',

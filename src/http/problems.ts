@@ -45,7 +45,7 @@ function describeValidation(error: FastifyError): { code: ProblemCode; detail: s
   if (typeof issue.params.additionalProperty === 'string') {
     detail = `${where} has an unknown field "${issue.params.additionalProperty}"`;
   }
-  return { code: FIELD_CODES[field] ?? 'INVALID_REQUEST', detail };
+  return { code: Object.hasOwn(FIELD_CODES, field) ? FIELD_CODES[field] : 'INVALID_REQUEST', detail };
 }
 
 /** Seconds a client should wait before retrying a 503. */

@@ -60,22 +60,24 @@ export function parseJsonRequest(task: ParseJsonTask): ParseJsonResult {
   } catch (error) {
     return { ok: false, code: 'MALFORMED_JSON', detail: (error as Error).message };
   }
-  if (
-    typeof body !== 'object' ||
-    body === null ||
-    Array.isArray(body) ||
-    !Array.isArray((body as { input?: unknown }).input)
-  ) {
+  // No setting is nested more than two levels; a deeper value would only make the reply's structured clone (and
+  // validation) walk it, so it is refused here, where it is cheap to see. Only an array `input` may go deeper.
+  const isObject = typeof body === 'object' && body !== null && !Array.isArray(body);
+  const entries: Array<[string, unknown]> = isObject ? Object.entries(body as object) : [['', body]];
+  for (const [key, value] of entries) {
+    if (key === 'input' && Array.isArray(value)) continue;
+    if (deeperThan(value, MAX_FIELD_DEPTH)) {
+      return {
+        ok: false,
+        code: 'INVALID_REQUEST',
+        detail: `body${key ? `/${key}` : ''} is nested deeper than the API allows`,
+      };
+    }
+  }
+  if (!isObject || !Array.isArray((body as { input?: unknown }).input)) {
     return { ok: true, fields: body as Record<string, unknown>, tensor: null };
   }
   const { input, ...rest } = body as { input: unknown[]; dtype?: unknown; shape?: unknown };
-  // No setting is nested more than two levels; a deeper one would only make the reply's structured clone (and
-  // validation) walk it, so it is refused here, where it is cheap to see.
-  for (const [key, value] of Object.entries(rest)) {
-    if (deeperThan(value, MAX_FIELD_DEPTH)) {
-      return { ok: false, code: 'INVALID_REQUEST', detail: `body/${key} is nested deeper than any setting of the API` };
-    }
-  }
   const fields = { ...rest, input: [] };
   const dtype = DTYPES.find((d) => d === rest.dtype) ?? (rest.dtype === undefined ? 'float32' : undefined);
   if (dtype === undefined || (rest.shape !== undefined && !isShape(rest.shape)))
