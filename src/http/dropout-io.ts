@@ -79,7 +79,10 @@ export async function decodeJsonRequest(
     },
     signal(),
   );
-  if (!parsed.ok) throw new ProblemError(parsed.code, parsed.detail);
+  if (!parsed.ok) {
+    if (parsed.fields) validateBody(DropoutJsonBody, parsed.fields);
+    throw new ProblemError(parsed.code, parsed.detail);
+  }
   validateBody(DropoutJsonBody, parsed.fields);
   const json = parsed.fields as DropoutJsonBody;
   if (parsed.tensor === null) throw new ProblemError('INVALID_REQUEST', 'body/input could not be decoded');

@@ -59,7 +59,7 @@ export function sendProblem(reply: FastifyReply, code: ProblemCode, detail: stri
 
 export function errorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   if (error instanceof ProblemError) {
-    if (error.statusCode >= 500) request.log.error({ err: error }, 'request failed');
+    if (error.code === 'INTERNAL') request.log.error({ err: error }, 'request failed');
     return sendProblem(reply, error.code, error.detail, error.statusCode >= 500 ? request.id : undefined);
   }
   if (error.name === 'TimeoutError') {

@@ -23,7 +23,7 @@ export interface DecodedJsonTensor {
 
 export type ParseJsonResult =
   | { ok: true; fields: Record<string, unknown>; tensor: DecodedJsonTensor | null }
-  | { ok: false; code: ProblemCode; detail: string };
+  | { ok: false; code: ProblemCode; detail: string; fields?: Record<string, unknown> };
 
 export interface ParseJsonTask {
   body: SharedBytes;
@@ -44,8 +44,9 @@ function deeperThan(value: unknown, limit: number): boolean {
   return false;
 }
 
+/** Numbers in a list: decoding then reports what is wrong with them (BAD_SHAPE), as on the main thread. */
 function isShape(value: unknown): value is number[] {
-  return Array.isArray(value) && value.every((d) => Number.isSafeInteger(d) && d >= 0);
+  return Array.isArray(value) && value.every((d) => typeof d === 'number');
 }
 
 /**
@@ -90,7 +91,8 @@ export function parseJsonRequest(task: ParseJsonTask): ParseJsonResult {
       tensor: { buffer: tensor.data.buffer as SharedArrayBuffer, shape: tensor.shape, nested: tensor.nested, dtype },
     };
   } catch (error) {
-    if (error instanceof ProblemError) return { ok: false, code: error.code, detail: error.detail };
+    // The fields come back too: the main thread validates them first, so errors rank as on the main-thread path.
+    if (error instanceof ProblemError) return { ok: false, code: error.code, detail: error.detail, fields };
     throw error;
   }
 }

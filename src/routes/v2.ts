@@ -61,11 +61,12 @@ export default async function v2Routes(
     if (error.name === 'TimeoutError')
       return sendError(reply, 504, 'the computation did not finish within REQUEST_TIMEOUT_MS');
     if (error instanceof ProblemError) {
-      if (error.statusCode >= 500) request.log.error({ err: error }, 'request failed');
+      // Overload and deadline answers are the service working as designed; only INTERNAL is a failure to log.
+      if (error.code === 'INTERNAL') request.log.error({ err: error }, 'request failed');
       return sendError(
         reply,
         v2Status(error.statusCode),
-        error.statusCode >= 500 ? `internal error (request ${request.id})` : error.detail,
+        error.code === 'INTERNAL' ? `internal error (request ${request.id})` : error.detail,
       );
     }
     const status = error.statusCode ?? 500;
