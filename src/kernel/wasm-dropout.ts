@@ -4,19 +4,12 @@
  * threads; each thread (main or worker) gets its own instance on first use. Callers check wasmSimdSupported() and
  * fall back to dropoutRange when it is false.
  */
-import { readFileSync } from 'node:fs';
 import { type DropoutParams, keepScale, keepThreshold } from './dropout.js';
 import type { FloatArray } from './dtype.js';
 
-const TWO_32 = 4294967296;
+import { wasmModule } from './wasm-module.js';
 
-// The project's lib (ES2022) and @types/node 20 do not declare the WebAssembly global; this is the part used here.
-interface WasmApi {
-  validate(bytes: Uint8Array): boolean;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: unknown };
-}
-const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+const TWO_32 = 4294967296;
 
 interface KernelExports {
   memory: { buffer: ArrayBuffer };
@@ -45,33 +38,18 @@ interface Kernel {
 }
 
 // Resolved against this file so the same code finds the module under tsx (src/) and after `npm run build` (dist/).
-const WASM_URL = new URL('./wasm/dropout.wasm', import.meta.url);
-
-let bytes: Uint8Array | undefined;
+const module = wasmModule<KernelExports>(new URL('./wasm/dropout.wasm', import.meta.url));
 let kernel: Kernel | undefined;
-let supported: boolean | undefined;
 
-function moduleBytes(): Uint8Array {
-  bytes ??= readFileSync(WASM_URL);
-  return bytes;
-}
-
-/** Whether this runtime can run the SIMD module; when false, use dropoutRange. */
+/** Whether this runtime can run the SIMD module; when false, use the JS kernel. */
 export function wasmSimdSupported(): boolean {
-  if (supported === undefined) {
-    try {
-      supported = typeof wasm?.validate === 'function' && wasm.validate(moduleBytes());
-    } catch {
-      supported = false;
-    }
-  }
-  return supported;
+  return module.supported();
 }
 
 // Synchronous instantiation keeps dropoutRangeWasm a drop-in for the synchronous dropoutRange; the module is ~4 KB.
 function instance(): Kernel {
   if (kernel) return kernel;
-  const exports = new wasm.Instance(new wasm.Module(moduleBytes()), {}).exports as unknown as KernelExports;
+  const exports = module.exports();
   // The module never grows its memory, so these views over its chunk buffers stay valid for the instance's life.
   const { buffer } = exports.memory;
   const capacity = exports.capacityBytes();

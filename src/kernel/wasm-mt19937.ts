@@ -5,17 +5,10 @@
  * worker) gets its own instance on first use. Callers check wasmMtSupported() and fall back to the JS functions
  * when it is false (torchKeepMaskFast in ./mt19937.ts does).
  */
-import { readFileSync } from 'node:fs';
+
+import { wasmModule } from './wasm-module.js';
 
 const TWO_53 = 2 ** 53;
-
-// The project's lib (ES2022) and @types/node 20 do not declare the WebAssembly global; this is the part used here.
-interface WasmApi {
-  validate(bytes: Uint8Array): boolean;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: unknown };
-}
-const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 interface MtExports {
   memory: { buffer: ArrayBuffer };
@@ -38,33 +31,18 @@ interface Kernel {
 }
 
 // Resolved against this file so the same code finds the module under tsx (src/) and after `npm run build` (dist/).
-const WASM_URL = new URL('./wasm/mt19937.wasm', import.meta.url);
-
-let bytes: Uint8Array | undefined;
+const module = wasmModule<MtExports>(new URL('./wasm/mt19937.wasm', import.meta.url));
 let kernel: Kernel | undefined;
-let supported: boolean | undefined;
 
-function moduleBytes(): Uint8Array {
-  bytes ??= readFileSync(WASM_URL);
-  return bytes;
-}
-
-/** Whether this runtime can run the SIMD module; when false, use torchKeepMask. */
+/** Whether this runtime can run the SIMD module; when false, use the JS kernel. */
 export function wasmMtSupported(): boolean {
-  if (supported === undefined) {
-    try {
-      supported = typeof wasm?.validate === 'function' && wasm.validate(moduleBytes());
-    } catch {
-      supported = false;
-    }
-  }
-  return supported;
+  return module.supported();
 }
 
 // Synchronous instantiation keeps torchKeepMaskWasm a drop-in for the synchronous torchKeepMask; the module is ~4 KB.
 function instance(): Kernel {
   if (kernel) return kernel;
-  const exports = new wasm.Instance(new wasm.Module(moduleBytes()), {}).exports as unknown as MtExports;
+  const exports = module.exports();
   // The module never grows its memory, so these views over its buffers stay valid for the instance's life.
   const { buffer } = exports.memory;
   const data = exports.dataCapacityBytes();
