@@ -10,6 +10,7 @@ import type { Config } from './config.js';
 import { registerAccess } from './http/access.js';
 import { registerBodyReader } from './http/body-reader.js';
 import { registerDocs } from './http/docs.js';
+import { createLogger } from './http/logger.js';
 import { registerMetrics } from './http/metrics.js';
 import { registerPressure } from './http/pressure.js';
 import { errorHandler, notFoundHandler } from './http/problems.js';
@@ -27,8 +28,9 @@ declare module 'fastify' {
 }
 
 export async function buildApp(config: Config): Promise<FastifyInstance> {
+  const log = createLogger(config.logLevel);
   const app = Fastify({
-    logger: { level: config.logLevel },
+    loggerInstance: log.logger,
     bodyLimit: config.maxBodyBytes,
     // One line per request is written by http/request-log.ts, with the tensor's format, dtype and size.
     logController: new LogController({ disableRequestLogging: true }),
@@ -53,11 +55,13 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
   });
   // While closing, replies end their connection: a keep-alive socket would otherwise hold server.close() open
   // until its idle timeout, long after the last in-flight request finished.
-  app.addHook('onSend', async (_request, reply) => {
+  app.addHook('onSend', (_request, reply, payload, done) => {
     if (closing) reply.header('Connection', 'close');
+    done(null, payload);
   });
   app.addHook('onClose', async () => {
     await pool.close();
+    await log.close();
   });
 
   app.setValidatorCompiler(validatorCompiler);

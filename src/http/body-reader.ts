@@ -22,8 +22,9 @@ export interface BodyReader {
 export function registerBodyReader(app: FastifyInstance, limit: number, maxCachedBytes: number): BodyReader {
   const pool = new SharedBufferPool(maxCachedBytes);
   app.decorateRequest('leasedBuffers', null);
-  app.addHook('onResponse', async (request) => {
+  app.addHook('onResponse', (request, _reply, done) => {
     if (request.leasedBuffers) for (const buffer of request.leasedBuffers) pool.release(buffer);
+    done();
   });
   return {
     read(request, payload, shared = true) {

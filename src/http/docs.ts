@@ -40,14 +40,18 @@ export async function registerDocs(app: FastifyInstance): Promise<void> {
     },
   });
   // Security headers (CSP, frame and sniffing guards) on the documentation pages, where a browser renders HTML.
-  await app.register(helmet, { global: false });
-  await app.register(swaggerUi, {
-    routePrefix: '/docs',
-    uiHooks: {
-      onRequest: async (_request, reply) => {
-        await reply.helmet();
+  // Helmet adds onRequest hooks to every route of its context even with global: false, so it and the UI live in
+  // their own encapsulated context: the compute routes do not pay ~20 µs a request for headers they never send.
+  await app.register(async (docs) => {
+    await docs.register(helmet, { global: false });
+    await docs.register(swaggerUi, {
+      routePrefix: '/docs',
+      uiHooks: {
+        onRequest: async (_request, reply) => {
+          await reply.helmet();
+        },
       },
-    },
+    });
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 }

@@ -48,15 +48,35 @@ export function registerMetrics(app: FastifyInstance, pool: DropoutPool): void {
   });
   new Gauge({ name: 'dropout_pool_workers', help: 'Pool threads', registers: [registry] }).set(pool.workers);
 
-  app.addHook('onResponse', async (request, reply) => {
+  // Label children are looked up once per (route, format, status) and kept: prom-client otherwise hashes the label
+  // object on every inc/observe, which is most of what a metric costs a small request.
+  const children = new Map<string, { count: Counter.Internal; time: Histogram.Internal<string> }>();
+  const elementChildren = new Map<string, Counter.Internal>();
+  app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
-    if (route === '/metrics') return;
-    const labels = { route, format: request.tensorLog?.format ?? 'none', status: String(reply.statusCode) };
-    requests.inc(labels);
-    latency.observe(labels, reply.elapsedTime / 1000);
+    if (route === '/metrics') return done();
     const log = request.tensorLog;
-    if (log && reply.statusCode < 400)
-      elements.inc({ dtype: log.dtype, variant: log.variant ?? 'standard' }, log.elements);
+    const format = log?.format ?? 'none';
+    const status = String(reply.statusCode);
+    const key = `${route} ${format} ${status}`;
+    let child = children.get(key);
+    if (child === undefined) {
+      child = { count: requests.labels(route, format, status), time: latency.labels(route, format, status) };
+      children.set(key, child);
+    }
+    child.count.inc();
+    child.time.observe(reply.elapsedTime / 1000);
+    if (log && reply.statusCode < 400) {
+      const variant = log.variant ?? 'standard';
+      const elementKey = `${log.dtype} ${variant}`;
+      let counter = elementChildren.get(elementKey);
+      if (counter === undefined) {
+        counter = elements.labels(log.dtype, variant);
+        elementChildren.set(elementKey, counter);
+      }
+      counter.inc(log.elements);
+    }
+    done();
   });
 
   app.get(

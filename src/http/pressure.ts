@@ -51,20 +51,25 @@ export async function registerPressure(app: FastifyInstance, config: Config): Pr
   }
 
   app.decorateRequest('admitted', false);
-  app.addHook('onRequest', async (request) => {
-    if (!COMPUTE_ROUTES.has(request.routeOptions.url ?? '')) return;
+  // Callback-style hooks: every request runs them, and an async hook costs a promise and a microtask turn each.
+  app.addHook('onRequest', (request, _reply, done) => {
+    if (!COMPUTE_ROUTES.has(request.routeOptions.url ?? '')) return done();
     const reason = queueFull();
-    if (reason !== null) throw new ProblemError('OVERLOADED', `the service is overloaded: ${reason}; retry shortly`);
+    if (reason !== null)
+      return done(new ProblemError('OVERLOADED', `the service is overloaded: ${reason}; retry shortly`));
     inFlight++;
     request.admitted = true;
+    done();
   });
-  const leave = async (request: FastifyRequest) => {
-    if (!request.admitted) return;
-    request.admitted = false;
-    inFlight--;
+  const leave = (request: FastifyRequest, _reply: unknown, done: () => void) => {
+    if (request.admitted) {
+      request.admitted = false;
+      inFlight--;
+    }
+    done();
   };
   app.addHook('onResponse', leave);
-  app.addHook('onRequestAbort', leave);
+  app.addHook('onRequestAbort', (request, done) => leave(request, undefined, done));
 
   return {
     overloaded: () => {
