@@ -1,11 +1,15 @@
 /**
  * Shared pieces of the benchmark harness: child processes that are always killed, free ports, readiness polling,
- * autocannon runs with exact latency percentiles, and deterministic request bodies.
+ * HTTP load (wrk when it is on PATH, else autocannon with exact latency percentiles), and deterministic request
+ * bodies.
  */
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
 
@@ -96,14 +100,17 @@ export async function stopAllChildren(): Promise<void> {
   await Promise.all([...children].map((child) => stopChild(child)));
 }
 
-/** Runs a command to completion (killed at `timeoutMs`, or with this process); resolves with its code and output. */
+/**
+ * Runs a command to completion (killed at `timeoutMs`, or with this process); resolves with its code and output.
+ * `interruptMs`: send SIGINT then, and again every 250 ms until it exits (for commands that stop cleanly on it).
+ */
 export async function runCommand(
   command: string,
   args: string[],
-  options: SpawnOptions & { timeoutMs?: number } = {},
+  options: SpawnOptions & { timeoutMs?: number; interruptMs?: number } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   installExitHandlers();
-  const { timeoutMs, ...spawnOptions } = options;
+  const { timeoutMs, interruptMs, ...spawnOptions } = options;
   const proc = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...spawnOptions });
   let stdout = '';
   let stderr = '';
@@ -123,8 +130,18 @@ export async function runCommand(
   const child: Child = { name: command, proc, output: () => stderr.slice(-4000), exited };
   children.add(child);
   const timer = timeoutMs === undefined ? undefined : setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
+  let interrupter: NodeJS.Timeout | undefined;
+  const interrupt =
+    interruptMs === undefined
+      ? undefined
+      : setTimeout(() => {
+          proc.kill('SIGINT');
+          interrupter = setInterval(() => proc.kill('SIGINT'), 250);
+        }, interruptMs);
   const code = await exited;
   if (timer) clearTimeout(timer);
+  if (interrupt) clearTimeout(interrupt);
+  if (interrupter) clearInterval(interrupter);
   children.delete(child);
   return { code, stdout, stderr };
 }
@@ -149,16 +166,18 @@ function pidTicks(pid: number): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]); // utime, stime (all threads)
+    // utime, stime (all threads), cutime, cstime (children it has waited for: a wrk run that ended, for this process)
+    return Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
   } catch {
     return 0;
   }
 }
 
 /**
- * Starts a meter of the CPU that processes other than this one and its live children use; calling the returned
- * function gives the average in cores since the start. Children that exit inside the window count as foreign, so
- * meter only windows in which the children stay up. Linux only (/proc); 0 elsewhere.
+ * Starts a meter of the CPU that processes other than this one and its children use; calling the returned
+ * function gives the average in cores since the start. Children live at the start are read from /proc; children
+ * started inside the window (a wrk run) count once they have exited and been reaped (they are then in this process's
+ * cutime/cstime), so read the meter after they end. Linux only (/proc); 0 elsewhere.
  */
 export function foreignCpuMeter(): () => number {
   try {
@@ -241,7 +260,10 @@ export interface LoadSpec {
 export interface LoadResult {
   /** Completed 2xx responses per second. */
   rps: number;
-  /** Latency percentiles of 2xx responses, ms (exact: computed from every response, not autocannon's 1 ms bins). */
+  /**
+   * Latency percentiles, ms. autocannon: of 2xx responses, exact (computed from every response, not autocannon's
+   * 1 ms bins). wrk: its --latency distribution (every response, 2xx or not, to the microsecond).
+   */
   p50: number;
   p99: number;
   ok: number;
@@ -249,6 +271,72 @@ export interface LoadResult {
   errors: number;
   timeouts: number;
   seconds: number;
+}
+
+/** The HTTP load generator: wrk (C, one thread; what the project's figures are checked with) or autocannon (JS). */
+export type LoaderName = 'wrk' | 'autocannon';
+
+export interface Loader {
+  name: LoaderName;
+  /** wrk's version line (`wrk -v`), autocannon's package version; null if unknown. */
+  version: string | null;
+  /** Why this one (found on PATH, forced by --loader, ...). */
+  reason: string;
+}
+
+/** The full path of `command` in a PATH directory, if it is there and executable. */
+export function findOnPath(command: string): string | null {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (dir === '') continue;
+    const candidate = join(dir, command);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}
+
+async function wrkVersion(): Promise<string | null> {
+  // `wrk -v` prints "wrk 4.1.0 [epoll] Copyright (C) 2012 Will Glozer" and its usage, and exits 1.
+  const { stdout, stderr } = await runCommand('wrk', ['-v'], { timeoutMs: 10_000 });
+  const line = `${stdout}\n${stderr}`.split('\n').find((l) => /^wrk\s/.test(l.trim()));
+  return line ? line.replace(/\s*Copyright.*$/, '').trim() : null;
+}
+
+function autocannonVersion(): string | null {
+  try {
+    const pkg = createRequire(import.meta.url)('autocannon/package.json') as { version?: string };
+    return pkg.version ? `autocannon ${pkg.version}` : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Picks the load generator: `requested` ('wrk' or 'autocannon', from --loader=...) if given, else wrk when it is on
+ * PATH, else autocannon. Throws if wrk is requested and missing, or the name is unknown.
+ */
+export async function chooseLoader(requested?: string): Promise<Loader> {
+  if (requested !== undefined && requested !== 'wrk' && requested !== 'autocannon') {
+    throw new Error(`unknown loader "${requested}" (use --loader=wrk or --loader=autocannon)`);
+  }
+  const wrkPath = findOnPath('wrk');
+  if (requested === 'autocannon' || (requested === undefined && wrkPath === null)) {
+    return {
+      name: 'autocannon',
+      version: autocannonVersion(),
+      reason: requested === 'autocannon' ? '--loader=autocannon' : 'wrk is not on PATH',
+    };
+  }
+  if (wrkPath === null) throw new Error('--loader=wrk: wrk is not on PATH (Debian/Ubuntu: apt-get install wrk)');
+  return {
+    name: 'wrk',
+    version: await wrkVersion(),
+    reason: requested === 'wrk' ? '--loader=wrk' : `found ${wrkPath}`,
+  };
 }
 
 function percentile(sorted: Float64Array, q: number): number {
@@ -299,10 +387,104 @@ async function autocannonOnce(spec: LoadSpec, duration: number): Promise<LoadRes
   };
 }
 
-/** An autocannon run after a warm-up run; req/s and latency from the measured run only. */
-export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
-  if (spec.warmup > 0) await autocannonOnce(spec, spec.warmup);
-  return autocannonOnce(spec, spec.duration);
+/** A Lua string literal (decimal escapes for anything but printable ASCII, quotes and backslashes). */
+function luaString(text: string): string {
+  let out = '"';
+  for (const byte of Buffer.from(text, 'utf8')) {
+    out += byte >= 0x20 && byte < 0x7f && byte !== 0x22 && byte !== 0x5c ? String.fromCharCode(byte) : `\\${byte}`;
+  }
+  return `${out}"`;
+}
+
+/** Writes the wrk script (method, headers, body read from a file) into `dir`; returns the script's path. */
+async function writeWrkScript(spec: LoadSpec, dir: string): Promise<string> {
+  const lines = [`wrk.method = ${luaString(spec.method ?? 'GET')}`];
+  for (const [key, value] of Object.entries(spec.headers ?? {})) {
+    lines.push(`wrk.headers[${luaString(key)}] = ${luaString(value)}`);
+  }
+  if (spec.body !== undefined) {
+    const bodyPath = join(dir, 'body');
+    await writeFile(bodyPath, spec.body);
+    lines.push(
+      `local file = assert(io.open(${luaString(bodyPath)}, "rb"))`,
+      'wrk.body = file:read("*a")',
+      'file:close()',
+    );
+  }
+  const scriptPath = join(dir, 'request.lua');
+  await writeFile(scriptPath, `${lines.join('\n')}\n`);
+  return scriptPath;
+}
+
+const WRK_TIME_UNITS_MS: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** "635.91us", "1.20ms", "2.01s" (wrk's format_time_us) in ms; NaN if it does not parse. */
+function wrkTimeMs(value: string, unit: string): number {
+  const scale = WRK_TIME_UNITS_MS[unit];
+  return scale === undefined ? Number.NaN : Number(value) * scale;
+}
+
+/** Parses the report of `wrk --latency`. Exported for a quick check against a saved report. */
+export function parseWrkOutput(text: string): LoadResult {
+  const summary = text.match(/^\s*(\d+) requests in ([\d.]+)(us|ms|s|m|h),/m);
+  const perSecond = text.match(/^Requests\/sec:\s+([\d.]+)/m);
+  if (!summary || !perSecond) throw new Error(`wrk: no "requests in" / "Requests/sec" in its report:\n${text}`);
+  const requests = Number(summary[1]);
+  const seconds = wrkTimeMs(summary[2], summary[3]) / 1000;
+  const quantile = (q: string) => {
+    const match = text.match(new RegExp(`^\\s*${q}%\\s+([\\d.]+)(us|ms|s|m|h)\\s*$`, 'm'));
+    return match && requests > 0 ? wrkTimeMs(match[1], match[2]) : Number.NaN;
+  };
+  // wrk counts status >= 400 as "Non-2xx or 3xx responses"; both lines are printed only when non-zero.
+  const non2xx = Number(text.match(/Non-2xx or 3xx responses:\s+(\d+)/)?.[1] ?? 0);
+  const socket = text.match(/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/);
+  const ok = Math.max(0, requests - non2xx);
+  return {
+    // Requests/sec counts every response; keep the 2xx share, like the autocannon path.
+    rps: requests > 0 ? (Number(perSecond[1]) * ok) / requests : 0,
+    p50: quantile('50'),
+    p99: quantile('99'),
+    ok,
+    non2xx,
+    errors: socket ? Number(socket[1]) + Number(socket[2]) + Number(socket[3]) : 0,
+    timeouts: socket ? Number(socket[4]) : 0,
+    seconds,
+  };
+}
+
+/**
+ * One `wrk -t1 -c<connections> -d<seconds>s --latency --timeout 30s -s <script> <url>` run. wrk takes whole seconds
+ * only; a fractional `duration` runs with -d rounded up and is ended by SIGINT at `duration` (wrk stops and prints
+ * its report, over the time it actually ran).
+ */
+async function wrkOnce(spec: LoadSpec, duration: number, script: string): Promise<LoadResult> {
+  const whole = Math.max(1, Math.ceil(duration));
+  const args = ['-t1', `-c${spec.connections}`, `-d${whole}s`, '--latency', '--timeout', '30s', '-s', script, spec.url];
+  const { code, stdout, stderr } = await runCommand('wrk', args, {
+    timeoutMs: whole * 1000 + 30_000,
+    interruptMs: duration < whole ? Math.max(1, Math.round(duration * 1000)) : undefined,
+  });
+  if (code !== 0) throw new Error(`wrk ${args.join(' ')} exited with ${code}: ${`${stderr}${stdout}`.trim()}`);
+  return parseWrkOutput(stdout);
+}
+
+/**
+ * A load run after a warm-up run (same generator, same connections); req/s and latency from the measured run only.
+ * `loader` 'wrk' needs wrk on PATH (see chooseLoader); its script and body go to a temp directory, removed after.
+ */
+export async function runLoad(spec: LoadSpec, loader: LoaderName = 'autocannon'): Promise<LoadResult> {
+  if (loader === 'autocannon') {
+    if (spec.warmup > 0) await autocannonOnce(spec, spec.warmup);
+    return autocannonOnce(spec, spec.duration);
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'dropout-bench-wrk-'));
+  try {
+    const script = await writeWrkScript(spec, dir);
+    if (spec.warmup > 0) await wrkOnce(spec, spec.warmup, script);
+    return await wrkOnce(spec, spec.duration, script);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -4,7 +4,8 @@
  *
  *   node --import tsx bench/load.ts '{"url": "...", "elements": 16777216, "connections": 1, "duration": 5}'
  *
- * Prints "started" once the body is built and the load begins, then the LoadResult as JSON when done.
+ * Prints "started" once the body is built and the load begins, then the LoadResult as JSON when done. Always
+ * autocannon (whatever generator the probe uses): it sends one 64 MiB body per request straight from memory.
  */
 import { float32Body, runLoad } from './common.js';
 
@@ -16,13 +17,16 @@ const spec = JSON.parse(process.argv[2] ?? '{}') as {
 };
 const body = float32Body(spec.elements, 2);
 process.stdout.write('started\n');
-const result = await runLoad({
-  url: spec.url,
-  method: 'POST',
-  headers: { 'content-type': 'application/octet-stream' },
-  body,
-  connections: spec.connections,
-  duration: spec.duration,
-  warmup: 0,
-});
+const result = await runLoad(
+  {
+    url: spec.url,
+    method: 'POST',
+    headers: { 'content-type': 'application/octet-stream' },
+    body,
+    connections: spec.connections,
+    duration: spec.duration,
+    warmup: 0,
+  },
+  'autocannon',
+);
 process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -4,8 +4,9 @@
  * baselines, ratios and targets. Writes bench/results/latest.json and bench/results/kernel-throughput.svg.
  *
  * Sections: kernel throughput (in process) and pool scaling; memory of one 64 MiB request; HTTP req/s and p99 against
- * the bare-Fastify baseline and against FastAPI; p99 of small requests while 64 MiB requests flow.
- * Every child process is killed on exit, error or signal (see common.ts).
+ * the bare-Fastify baseline and against FastAPI (subject and reference in alternating rounds, medians); p99 of small
+ * requests while 64 MiB requests flow. HTTP load: wrk when it is on PATH, else autocannon; `--loader=wrk|autocannon`
+ * forces one. Every child process is killed on exit, error or signal (see common.ts).
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -15,10 +16,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   BENCH_DIR,
   type Child,
+  chooseLoader,
   float32Body,
   fmt,
   foreignCpuMeter,
   freePort,
+  type Loader,
   type LoadResult,
   type LoadSpec,
   PYTHON,
@@ -37,9 +40,25 @@ import { throughputSvg } from './plot.js';
 const K = 1024;
 const M = 1024 * 1024;
 const QUICK = process.argv.includes('--quick');
+/**
+ * HTTP: `rounds` alternating rounds per comparison row (S R S R S R), each a `warmup`-second run then a measured
+ * `duration`-second run of `connections` connections. Kernel: `reps` repetitions of at least `minMs`.
+ */
 const SETTINGS = QUICK
-  ? { duration: 1.5, warmup: 1, connections: 10, reps: 3, minMs: 30, poolMinMs: 200 }
-  : { duration: 5, warmup: 2, connections: 10, reps: 7, minMs: 100, poolMinMs: 500 };
+  ? { duration: 1, warmup: 0.3, rounds: 3, connections: 10, reps: 3, minMs: 30, poolMinMs: 200 }
+  : { duration: 5, warmup: 1, rounds: 3, connections: 10, reps: 7, minMs: 100, poolMinMs: 500 };
+
+/** `--loader=wrk|autocannon` (or `--loader wrk`); undefined when not given. */
+function loaderArgument(): string | undefined {
+  const args = process.argv.slice(2);
+  for (let i = 0; i < args.length; i++) {
+    if (args[i].startsWith('--loader=')) return args[i].slice('--loader='.length);
+    if (args[i] === '--loader') return args[i + 1];
+  }
+  return undefined;
+}
+/** The HTTP load generator, chosen at the start of main(). */
+let loader: Loader = { name: 'autocannon', version: null, reason: 'default' };
 /** Connections of the 16M-element background load in the responsiveness case. */
 const BACKGROUND_CONNECTIONS = 1;
 const RESULTS_DIR = resolve(BENCH_DIR, 'results');
@@ -67,6 +86,8 @@ interface Row {
   pass: boolean | null;
   /** Average cores other processes used while this row was measured (null: not metered). */
   foreignCores: number | null;
+  /** Shown after the ratio: the range of the per-round ratios of an HTTP comparison. */
+  ratioSpread?: string;
   detail?: unknown;
 }
 
@@ -274,20 +295,16 @@ async function verify(c: HttpCase): Promise<void> {
 
 type Measured = LoadResult & { foreignCores: number };
 
-/**
- * Verifies one reply, then measures req/s and p99. Each row measures its two sides back to back (the service's
- * cases are measured again for each baseline), so both see the same conditions on a machine others may be using.
- */
-async function measureCase(c: HttpCase): Promise<Measured> {
-  await verify(c);
-  log(`load: ${c.name} (${SETTINGS.connections} connections, ${SETTINGS.warmup}s warm-up + ${SETTINGS.duration}s)`);
+/** One warm-up run then one measured run of `c` (req/s and p99 from the measured run), metered for foreign CPU. */
+async function measureRun(c: HttpCase, label = ''): Promise<Measured> {
+  log(
+    `load: ${c.name}${label} (${loader.name}, ${SETTINGS.connections} connections, ${SETTINGS.warmup}s warm-up + ${SETTINGS.duration}s)`,
+  );
   const foreign = foreignCpuMeter();
-  const load = await runLoad({
-    ...c.spec,
-    connections: SETTINGS.connections,
-    duration: SETTINGS.duration,
-    warmup: SETTINGS.warmup,
-  });
+  const load = await runLoad(
+    { ...c.spec, connections: SETTINGS.connections, duration: SETTINGS.duration, warmup: SETTINGS.warmup },
+    loader.name,
+  );
   const result: Measured = { ...load, foreignCores: foreign() };
   if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0) {
     note(`${c.name}: ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts under load`);
@@ -295,12 +312,62 @@ async function measureCase(c: HttpCase): Promise<Measured> {
   return result;
 }
 
-function loadText(r: LoadResult): string {
-  const problems = r.non2xx + r.errors + r.timeouts;
-  return `${fmt(r.rps)} req/s, p99 ${fmt(r.p99)} ms${problems > 0 ? `, ${problems} non-2xx/errors` : ''}`;
+/** Verifies one reply, then measures req/s and p99 (one run). */
+async function measureCase(c: HttpCase): Promise<Measured> {
+  await verify(c);
+  return measureRun(c);
 }
 
-/** One row: `subject` measured against `reference`; ratio subject/reference of req/s. */
+/** Median of the finite values (mean of the middle two for an even count); NaN if there are none. */
+function median(values: number[]): number {
+  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return Number.NaN;
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** One side of a comparison row over its rounds. */
+interface Side {
+  c: HttpCase;
+  runs: Measured[];
+  /** The table's text for a failure ('' if none); a side that fails is not measured again. */
+  error: string;
+}
+
+/** Medians of one side's rounds: req/s and p99 separately (each the median of its own per-round figures). */
+interface SideSummary {
+  rps: number;
+  p99: number;
+  rounds: number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+}
+
+function summarize(side: Side): SideSummary | null {
+  if (side.error !== '' || side.runs.length === 0) return null;
+  const sum = (key: 'non2xx' | 'errors' | 'timeouts') => side.runs.reduce((n, r) => n + r[key], 0);
+  return {
+    rps: median(side.runs.map((r) => r.rps)),
+    p99: median(side.runs.map((r) => r.p99)),
+    rounds: side.runs.length,
+    non2xx: sum('non2xx'),
+    errors: sum('errors'),
+    timeouts: sum('timeouts'),
+  };
+}
+
+function summaryText(s: SideSummary): string {
+  const problems = s.non2xx + s.errors + s.timeouts;
+  return `${fmt(s.rps)} req/s, p99 ${fmt(s.p99)} ms${problems > 0 ? `, ${problems} non-2xx/errors` : ''}`;
+}
+
+/**
+ * One row: `subject` measured against `reference` in alternating rounds (S R S R S R), so that both sides see the
+ * same conditions on a machine others may be using (the service's cases are measured again for each baseline). The
+ * figures are the medians of each side's rounds; the ratio is median(subject req/s) / median(reference req/s), and
+ * the per-round ratios go to the JSON detail (and their range to the table).
+ */
 async function compare(
   section: string,
   name: string,
@@ -308,32 +375,56 @@ async function compare(
   reference: HttpCase | null,
   target: Target | null,
 ): Promise<void> {
-  let s: Measured | null = null;
-  let r: Measured | null = null;
-  let subjectError = '';
-  let referenceError = '';
-  try {
-    s = await measureCase(subject);
-  } catch (e) {
-    subjectError = failed(subject.name, e);
-  }
-  if (reference) {
-    try {
-      r = await measureCase(reference);
-    } catch (e) {
-      referenceError = failed(reference.name, e);
+  const sides: Side[] = [subject, reference]
+    .filter((c): c is HttpCase => c !== null)
+    .map((c) => ({ c, runs: [], error: '' }));
+  for (let round = 0; round < SETTINGS.rounds; round++) {
+    for (const side of sides) {
+      if (side.error !== '') continue;
+      try {
+        if (round === 0) await verify(side.c);
+        side.runs.push(await measureRun(side.c, ` [round ${round + 1}/${SETTINGS.rounds}]`));
+      } catch (e) {
+        side.error = failed(side.c.name, e);
+      }
     }
   }
+  const [subjectSide, referenceSide] = sides;
+  const s = summarize(subjectSide);
+  const r = referenceSide ? summarize(referenceSide) : null;
+  const rounds = Array.from({ length: SETTINGS.rounds }, (_, i) => {
+    const sr = subjectSide.runs[i];
+    const rr = referenceSide?.runs[i];
+    return {
+      round: i + 1,
+      subject: sr ?? null,
+      reference: rr ?? null,
+      ratio: sr && rr && rr.rps > 0 ? sr.rps / rr.rps : null,
+      foreignCores: Math.max(sr?.foreignCores ?? 0, rr?.foreignCores ?? 0),
+    };
+  });
+  const ratios = rounds.map((x) => x.ratio).filter((x): x is number => x !== null && Number.isFinite(x));
+  const measuredRounds = rounds.filter((x) => x.subject !== null || x.reference !== null);
   addRow({
     section,
     case: name,
     figure: s?.rps ?? null,
-    figureText: s ? loadText(s) : subjectError,
+    figureText: s ? summaryText(s) : subjectSide.error,
     baseline: r?.rps ?? null,
-    baselineText: r ? loadText(r) : referenceError,
+    baselineText: r ? summaryText(r) : (referenceSide?.error ?? ''),
     target,
-    foreignCores: Math.max(s?.foreignCores ?? 0, r?.foreignCores ?? 0),
-    detail: { subject: subject.name, result: s, reference: reference?.name, referenceResult: r },
+    // A round is as noisy as the noisier of its two runs; the row, as its median round.
+    foreignCores: measuredRounds.length > 0 ? median(measuredRounds.map((x) => x.foreignCores)) : null,
+    ratioSpread: ratios.length > 1 ? `(${fmt(Math.min(...ratios))}–${fmt(Math.max(...ratios))})` : undefined,
+    detail: {
+      subject: subject.name,
+      reference: reference?.name ?? null,
+      loader: loader.name,
+      subjectMedian: s,
+      referenceMedian: r,
+      roundRatios: rounds.map((x) => x.ratio),
+      rounds,
+    },
   });
 }
 
@@ -539,7 +630,7 @@ function printTable(): string {
       `  ${row.case}`,
       row.figureText,
       row.baselineText,
-      row.ratio === null ? '—' : `${fmt(row.ratio)}x`,
+      row.ratio === null ? '—' : `${fmt(row.ratio)}x${row.ratioSpread ? ` ${row.ratioSpread}` : ''}`,
       targetText(row.target),
       `${row.pass === null ? (row.target ? 'n/a' : '') : row.pass ? 'PASS' : 'FAIL'}${
         (row.foreignCores ?? 0) >= NOISY_CORES ? ` (noisy ${fmt(row.foreignCores)})` : ''
@@ -550,7 +641,19 @@ function printTable(): string {
 }
 
 async function main(): Promise<void> {
+  loader = await chooseLoader(loaderArgument());
   log(`dropout-service benchmark${QUICK ? ' (--quick)' : ''}: ${JSON.stringify(SETTINGS)}`);
+  log(`HTTP load: ${loader.version ?? loader.name} (${loader.reason})`);
+  note(
+    `HTTP load generator: ${loader.name}${loader.version ? ` (${loader.version})` : ''}, ${loader.reason}; ${
+      loader.name === 'wrk'
+        ? `wrk -t1 -c${SETTINGS.connections} --latency --timeout 30s, request from a Lua script (p99 from its --latency distribution)`
+        : `autocannon in the harness process, ${SETTINGS.connections} connections (p99 from every 2xx response time)`
+    }; background 16M load in responsiveness: autocannon in its own process`,
+  );
+  note(
+    `HTTP comparison rows: ${SETTINGS.rounds} alternating rounds (subject, reference, subject, ...) of ${SETTINGS.warmup}s warm-up + ${SETTINGS.duration}s each; figures are per-side medians of req/s and of p99, ratio = median/median, (a–b) = range of the per-round ratios`,
+  );
   const python = await ensurePython();
   await build();
 
@@ -634,7 +737,7 @@ async function main(): Promise<void> {
       `"noisy N": other processes used N cores on average (of ${availableParallelism()}) while that row was measured, so its figures are low or skewed`,
     );
   }
-  const header = `dropout-service benchmark ${QUICK ? '(--quick) ' : ''}— ${new Date().toISOString()} — node ${process.version}, ${availableParallelism()} CPUs (${cpus()[0]?.model ?? '?'}), load average before ${loadBefore.toFixed(2)}; service WORKERS=2; autocannon ${SETTINGS.connections} connections, ${SETTINGS.warmup}s warm-up + ${SETTINGS.duration}s per case`;
+  const header = `dropout-service benchmark ${QUICK ? '(--quick) ' : ''}— ${new Date().toISOString()} — node ${process.version}, ${availableParallelism()} CPUs (${cpus()[0]?.model ?? '?'}), load average before ${loadBefore.toFixed(2)}; service WORKERS=2; ${loader.name} ${SETTINGS.connections} connections, ${SETTINGS.rounds} rounds of ${SETTINGS.warmup}s warm-up + ${SETTINGS.duration}s per side`;
   console.log(`\n${header}\n\n${table}\n`);
   for (const note of notes) console.log(`note: ${note}`);
   const missed = rows.filter((r) => r.pass === false).length;
@@ -653,6 +756,7 @@ async function main(): Promise<void> {
         cpuModel: cpus()[0]?.model,
         loadAverageBefore: loadBefore,
         settings: { ...SETTINGS, backgroundConnections: BACKGROUND_CONNECTIONS },
+        loader,
         elapsedSeconds: elapsed,
         rows,
         notes,
