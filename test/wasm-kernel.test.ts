@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import asc from 'assemblyscript/asc';
 import t from 'tap';
-import { type DropoutParams, dropoutRange } from '../src/kernel/dropout.js';
+import { type DropoutParams, dropoutRange, keepThreshold } from '../src/kernel/dropout.js';
 import { philoxKey } from '../src/kernel/philox.js';
 import { dropoutRangeWasm, wasmSimdSupported } from '../src/kernel/wasm-dropout.js';
-import { genInput, referenceDropout } from './reference.js';
+import { drawU32, genInput, referenceDropout } from './reference.js';
 
 type Dtype = 'float32' | 'float64';
 const ROOT = new URL('..', import.meta.url);
@@ -142,6 +142,30 @@ t.test('a tensor computed in uneven ranges equals the whole, and data in shared 
     }
     t.ok(bytesOf(shared).equals(bytesOf(whole)), `${dtype}: ranges give the whole`);
     t.equal(kept, wholeKept);
+  }
+});
+
+t.test('a draw equal to the threshold is dropped and one below it kept, in every code path', async (t) => {
+  // [1, 121) from draw offset 0: a scalar head, 32-element iterations, a 16-element group and a scalar tail; from
+  // 4·2^32 − 20 the block counter's low word also wraps inside the range.
+  const seed = 12345n;
+  for (const dtype of ['float32', 'float64'] as const) {
+    const x = input(dtype, 121);
+    for (const offset of [0, 2 ** 34 + 2, 4 * TWO_32 - 20]) {
+      for (const i of [2, 37, 70, 105, 119]) {
+        const u = drawU32(seed, BigInt(offset + i));
+        for (const threshold of [u, u + 1]) {
+          const p = 1 - threshold / TWO_32;
+          const prm = params(dtype, p, seed, offset);
+          const what = `${dtype} offset=${offset} element ${i}: u=${u}, threshold ${threshold}`;
+          t.equal(keepThreshold(p), threshold, `${what}: p gives that threshold`);
+          t.equal(diff(x, 1, 121, prm, true), undefined, what);
+          const mask = new Uint8Array(121);
+          dropoutRangeWasm(x.slice(), 1, 121, prm, mask);
+          t.equal(mask[i], threshold > u ? 1 : 0, `${what}: kept is u < threshold`);
+        }
+      }
+    }
   }
 });
 

@@ -21,8 +21,7 @@ interface KernelExports {
     first: number,
     key0: number,
     key1: number,
-    t: number,
-    all: number,
+    limit: number,
     scale: number,
     wide: number,
     wantMask: number,
@@ -83,21 +82,21 @@ export function dropoutRangeWasm(
   const wide = data instanceof Float64Array;
   const view = wide ? k.f64 : k.f32;
   const chunk = view.length;
-  if (p === 1) {
+  // A draw u keeps its element when u < threshold. p = 1, and any p whose threshold is 0 or NaN (out of range),
+  // keeps nothing: x·0 without drawing, the same bytes and count as drawing and dropping every element.
+  const threshold = keepThreshold(p);
+  if (!(threshold > 0)) {
     for (let i = start; i < end; i += chunk) {
       const n = Math.min(chunk, end - i);
       view.set(data.subarray(i, i + n));
       k.exports.zero(n, wide ? 1 : 0);
-      data.set(view.subarray(0, n), i);
+      data.set(n === chunk ? view : view.subarray(0, n), i);
     }
     mask?.fill(0, start, end);
     return 0;
   }
-  // keepThreshold may be 2^32 (1 − p rounds to 1), which no u32 holds: that case keeps everything. Out-of-range p
-  // behaves as in dropoutRange: a negative or NaN threshold keeps nothing.
-  const threshold = keepThreshold(p);
-  const all = threshold >= TWO_32 ? 1 : 0;
-  const t = all || !(threshold > 0) ? 0 : threshold;
+  // The kernel keeps u <= limit, so that the threshold 2^32 (1 − p rounds to 1: keep everything) fits a u32.
+  const limit = Math.min(threshold, TWO_32) - 1;
   const scale = keepScale(params.dtype, p);
   const wantMask = mask ? 1 : 0;
   let kept = 0;
@@ -105,8 +104,9 @@ export function dropoutRangeWasm(
   let n = Math.min(chunk - ((params.offset + start) % 4), end - start);
   for (let i = start; i < end; i += n, n = Math.min(chunk, end - i)) {
     view.set(data.subarray(i, i + n));
-    kept += k.exports.dropout(n, params.offset + i, params.key0, params.key1, t, all, scale, wide ? 1 : 0, wantMask);
-    data.set(view.subarray(0, n), i);
+    kept += k.exports.dropout(n, params.offset + i, params.key0, params.key1, limit, scale, wide ? 1 : 0, wantMask);
+    // A whole chunk copies out from the view itself, without allocating a subarray for it.
+    data.set(n === chunk ? view : view.subarray(0, n), i);
     if (mask) mask.set(k.mask.subarray(0, n), i);
   }
   return kept;
