@@ -15,6 +15,7 @@ import { registerMetrics } from './http/metrics.js';
 import { registerPressure } from './http/pressure.js';
 import { errorHandler, notFoundHandler } from './http/problems.js';
 import { registerRequestLog } from './http/request-log.js';
+import { stalledUploadReaper } from './http/stalled-uploads.js';
 import { validatorCompiler } from './http/validation.js';
 import { DropoutPool } from './pool/dropout-pool.js';
 import dropoutRoutes from './routes/dropout.js';
@@ -50,8 +51,10 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
   // Tests reach the pool (its fault-injection switch, its queue) through the app; HTTP never can.
   app.decorate('dropoutPool', pool);
   let closing = false;
+  const stalled = stalledUploadReaper(app.server);
   app.addHook('preClose', async () => {
     closing = true;
+    stalled.closing();
   });
   // While closing, replies end their connection: a keep-alive socket would otherwise hold server.close() open
   // until its idle timeout, long after the last in-flight request finished.

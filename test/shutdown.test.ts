@@ -75,3 +75,46 @@ t.test('SIGTERM: stop accepting, finish in-flight requests, close the pool, exit
   t.match(log, /"signal":"SIGTERM"/, 'the shutdown was logged');
   await t.rejects(fetch(`${origin}/healthz`), 'no longer accepting connections');
 });
+
+t.test('SIGTERM with a stalled upload: the silent connection is dropped and the process still exits 0', async (t) => {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', WORKERS: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.teardown(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  let log = '';
+  const origin = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no "listening" line in 20 s:\n${log}`)), 20_000);
+    child.stdout.on('data', (chunk: Buffer) => {
+      log += chunk.toString();
+      const match = /listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(log);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    });
+    child.once('exit', () => reject(new Error(`the server exited early:\n${log}`)));
+  });
+  // Promises 1,000 bytes, sends 10, then goes silent (REQUEST_TIMEOUT_MS would wait 30 s, past the 10 s grace).
+  const request = http.request(`${origin}/v1/dropout?p=0.5&seed=1`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/octet-stream', 'content-length': 1000 },
+  });
+  const dropped = new Promise<string>((resolve) => {
+    request.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+    request.on('response', (res) => resolve(`status ${res.statusCode}`));
+  });
+  request.write(Buffer.alloc(10));
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const started = Date.now();
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  const [code] = (await exited) as [number | null];
+  const took = Date.now() - started;
+  t.equal(code, 0, 'exit code 0');
+  t.ok(took < 6_000, `exited in ${took} ms, well inside the 10 s grace`);
+  t.equal(await dropped, 'ECONNRESET', 'the stalled client sees its connection closed');
+});
