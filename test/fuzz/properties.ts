@@ -76,6 +76,7 @@ export async function startFuzzApps(): Promise<FuzzEnv> {
   const pool = await buildApp(
     loadConfig({ ...common, WORKERS: '2', INLINE_MAX_JSON_BYTES: '0', INLINE_MAX_ELEMENTS: '0', CHUNK_ELEMENTS: '64' }),
   );
+  await warmUp(pool);
   const skipKnown = process.env.FUZZ_KNOWN_BUGS === 'skip';
   return {
     apps: { inline, pool },
@@ -88,6 +89,23 @@ export async function startFuzzApps(): Promise<FuzzEnv> {
     collect: false,
     failures: [],
   };
+}
+
+/**
+ * Pool workers load their modules (through tsx, under test) on first use, which on a loaded machine can take longer
+ * than the fuzz apps' 2 s deadline: a cold start would read as the service's 504. Requests that reach every worker
+ * go first, until one is answered.
+ */
+async function warmUp(app: FastifyInstance): Promise<void> {
+  const payload = { input: Array.from({ length: 512 }, (_, i) => i / 512), p: 0.5, seed: 1 };
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const replies = await Promise.all(
+      [1, 2, 3, 4].map(() => app.inject({ method: 'POST', url: '/v1/dropout', payload })),
+    );
+    if (replies.every((reply) => reply.statusCode === 200)) return;
+    if (Date.now() > deadline) throw new Error(`the pool app did not warm up: ${replies[0].body}`);
+  }
 }
 
 export async function closeFuzzApps(env: FuzzEnv): Promise<void> {
