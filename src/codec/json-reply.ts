@@ -30,29 +30,50 @@ const COMMA = 44;
 const OPEN = 91;
 const CLOSE = 93;
 
-/** Writes n items nested like `shape` (or flat), calling item(i) for each in row-major order. */
-function writeArray(w: JsonWriter, shape: number[], nested: boolean, n: number, item: (i: number) => void): void {
+/**
+ * Writes n items nested like `shape` (or flat) in row-major order: run(start, count) writes `count` consecutive
+ * items, comma-separated, for each innermost array (or once for all n), so float32 rows go to the writer as runs.
+ */
+function writeArray(
+  w: JsonWriter,
+  shape: number[],
+  nested: boolean,
+  n: number,
+  run: (start: number, count: number) => void,
+): void {
   if (!nested || shape.length <= 1) {
     w.byte(OPEN);
-    for (let i = 0; i < n; i++) {
-      if (i > 0) w.byte(COMMA);
-      item(i);
-    }
+    run(0, n);
     w.byte(CLOSE);
     return;
   }
+  const last = shape.length - 1;
+  const row = shape[last];
   let next = 0;
   const emit = (depth: number): void => {
     w.byte(OPEN);
-    const last = depth === shape.length - 1;
-    for (let i = 0; i < shape[depth]; i++) {
-      if (i > 0) w.byte(COMMA);
-      if (last) item(next++);
-      else emit(depth + 1);
+    if (depth === last) {
+      run(next, row);
+      next += row;
+    } else {
+      for (let i = 0; i < shape[depth]; i++) {
+        if (i > 0) w.byte(COMMA);
+        emit(depth + 1);
+      }
     }
     w.byte(CLOSE);
   };
   emit(0);
+}
+
+/** A run writer from a one-item writer: item(i) for each i, comma-separated. */
+function itemRun(w: JsonWriter, item: (i: number) => void): (start: number, count: number) => void {
+  return (start, count) => {
+    for (let i = 0; i < count; i++) {
+      if (i > 0) w.byte(COMMA);
+      item(start + i);
+    }
+  };
 }
 
 export function writeDropoutReply(tensor: ReplyTensor, echo: ReplyEcho, mask?: Uint8Array): Uint8Array {
@@ -60,7 +81,11 @@ export function writeDropoutReply(tensor: ReplyTensor, echo: ReplyEcho, mask?: U
   const w = new JsonWriter(data.length * (tensor.dtype === 'float64' ? 20 : 12) + 256);
   w.ascii('{"output":');
   const write = w.writerFor(tensor.dtype);
-  writeArray(w, shape, nested, data.length, (i) => write(data[i]));
+  const values =
+    tensor.dtype === 'float32'
+      ? (start: number, count: number) => w.float32Run(data as Float32Array, start, count)
+      : itemRun(w, (i) => write(data[i]));
+  writeArray(w, shape, nested, data.length, values);
   w.ascii(
     `,"shape":${JSON.stringify(shape)},"dtype":"${tensor.dtype}","p":${JSON.stringify(echo.p)},"mode":"${echo.mode}",` +
       `"variant":"${echo.variant}","rng":"${echo.rng}","seed":${echo.seed === null ? 'null' : `"${echo.seed}"`},` +
@@ -68,7 +93,8 @@ export function writeDropoutReply(tensor: ReplyTensor, echo: ReplyEcho, mask?: U
   );
   if (mask) {
     w.ascii(',"mask":');
-    writeArray(w, shape, nested, mask.length, (i) => w.bool(mask[i] === 1));
+    const flags = itemRun(w, (i) => w.bool(mask[i] === 1));
+    writeArray(w, shape, nested, mask.length, flags);
   }
   w.byte(125);
   return w.bytes();

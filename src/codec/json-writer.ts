@@ -6,8 +6,12 @@
 import type { Dtype } from '../kernel/dtype.js';
 import { bf16ToNumber, f16ToNumber, numberToBf16, numberToF16 } from '../kernel/half.js';
 import { type DecimalParts, formatFloat64, shortestFloat32BySearch, shortestFloat32Parts } from './float-format.js';
+import { float32Json } from './float32-json.js';
 
 const ZERO = 48;
+const COMMA = 44;
+// Below this many values (or bytes), element-by-element copies beat creating subarray views.
+const SHORT_RUN = 16;
 const TRUE = Buffer.from('true');
 const FALSE = Buffer.from('false');
 const NAN = Buffer.from('"NaN"');
@@ -74,6 +78,35 @@ export class JsonWriter {
     }
     if (v < 0) this.byte(45);
     this.#decimal(this.#parts.digits, this.#parts.scale);
+  }
+
+  /**
+   * values[start … start + count) as float32() writes each, comma-separated: through the WebAssembly formatter
+   * (./float32-json.ts) where it runs, several times faster, else value by value.
+   */
+  float32Run(values: Float32Array, start: number, count: number): void {
+    const wasm = float32Json();
+    if (!wasm) {
+      for (let i = 0; i < count; i++) {
+        if (i > 0) this.byte(COMMA);
+        this.float32(values[start + i]);
+      }
+      return;
+    }
+    const { input, output, capacity } = wasm;
+    for (let done = 0; done < count; ) {
+      const n = Math.min(capacity, count - done);
+      const from = start + done;
+      if (n < SHORT_RUN) for (let i = 0; i < n; i++) input[i] = values[from + i];
+      else input.set(values.subarray(from, from + n));
+      const length = wasm.format(n);
+      this.#reserve(length + 1);
+      if (done > 0) this.#bytes[this.#length++] = COMMA;
+      if (length < SHORT_RUN) for (let i = 0; i < length; i++) this.#bytes[this.#length + i] = output[i];
+      else this.#bytes.set(output.subarray(0, length), this.#length);
+      this.#length += length;
+      done += n;
+    }
   }
 
   /**

@@ -4,9 +4,10 @@
  */
 import type { ReplyEcho, ReplyTensor } from '../codec/json-reply.js';
 import { writeDropoutReply } from '../codec/json-reply.js';
-import { decodeJsonTensor, type JsonLimits } from '../codec/json-tensor.js';
+import { decodeJsonTensor, type JsonLimits, type JsonTensor } from '../codec/json-tensor.js';
 import { type ProblemCode, ProblemError } from '../errors.js';
 import { DTYPES, type Dtype, viewOf } from '../kernel/dtype.js';
+import { splitInputMember, tensorFromNumbers } from './json-fast.js';
 
 export interface SharedBytes {
   buffer: SharedArrayBuffer;
@@ -52,15 +53,45 @@ function isShape(value: unknown): value is number[] {
 /**
  * Parses a request body and decodes its tensor. `fields` is the body with `input` replaced by [] when it is an
  * array, ready for the route schema; the tensor is decoded only when the fields it depends on are well-formed
- * (otherwise validation on the main thread reports them).
+ * (otherwise validation on the main thread reports them). The fast path (./json-fast.ts) gives the same result
+ * when it accepts the body; otherwise the body goes through JSON.parse whole.
  */
 export function parseJsonRequest(task: ParseJsonTask): ParseJsonResult {
+  return parseJsonFast(task) ?? parseJsonWhole(task);
+}
+
+/** The reference path: JSON.parse of the whole body, then decodeJsonTensor. */
+export function parseJsonWhole(task: ParseJsonTask): ParseJsonResult {
   let body: unknown;
   try {
     body = JSON.parse(Buffer.from(task.body.buffer, task.body.byteOffset, task.body.byteLength).toString('utf8'));
   } catch (error) {
     return { ok: false, code: 'MALFORMED_JSON', detail: (error as Error).message };
   }
+  return settle(body, (input, shape, dtype) => decodeJsonTensor(input, shape, dtype, task.limits)) as ParseJsonResult;
+}
+
+/**
+ * The result when `input`'s value is read by WebAssembly and only the rest of the body by JSON.parse; undefined
+ * when the fast path declines the body. `chunkBytes`: see parseJsonNumbers.
+ */
+export function parseJsonFast(task: ParseJsonTask, chunkBytes?: number): ParseJsonResult | undefined {
+  const bytes = new Uint8Array(task.body.buffer, task.body.byteOffset, task.body.byteLength);
+  const split = splitInputMember(bytes, task.limits, chunkBytes);
+  if (!split) return undefined;
+  let body: unknown;
+  try {
+    body = JSON.parse(split.rest);
+  } catch {
+    return undefined;
+  }
+  return settle(body, (_input, shape, dtype) => tensorFromNumbers(split.numbers, shape, dtype, task.limits));
+}
+
+type DecodeTensor = (input: unknown[], shape: number[] | undefined, dtype: Dtype) => JsonTensor | undefined;
+
+/** What follows the parse on both paths; undefined if `decode` declines. */
+function settle(body: unknown, decode: DecodeTensor): ParseJsonResult | undefined {
   // No setting is nested more than two levels; a deeper value would only make the reply's structured clone (and
   // validation) walk it, so it is refused here, where it is cheap to see. Only an array `input` may go deeper.
   const isObject = typeof body === 'object' && body !== null && !Array.isArray(body);
@@ -84,7 +115,8 @@ export function parseJsonRequest(task: ParseJsonTask): ParseJsonResult {
   if (dtype === undefined || (rest.shape !== undefined && !isShape(rest.shape)))
     return { ok: true, fields, tensor: null };
   try {
-    const tensor = decodeJsonTensor(input, rest.shape as number[] | undefined, dtype, task.limits);
+    const tensor = decode(input, rest.shape as number[] | undefined, dtype);
+    if (tensor === undefined) return undefined;
     return {
       ok: true,
       fields,
