@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
-import asc from 'assemblyscript/asc';
 import t from 'tap';
 import { shortestFloat32BySearch } from '../src/codec/float-format.js';
 import { float32Json, useFloat32Wasm } from '../src/codec/float32-json.js';
 import { type ReplyEcho, writeDropoutReply } from '../src/codec/json-reply.js';
 import { JsonWriter } from '../src/codec/json-writer.js';
+import { checkCommittedWasm } from './wasm-drift.js';
 
 const ROOT = new URL('..', import.meta.url);
 const decoder = new TextDecoder();
@@ -223,24 +223,8 @@ t.test('writeDropoutReply: the other dtypes keep their value-by-value path and l
 t.test(
   'the committed float32-json.wasm is what `npm run build:wasm` compiles (run it after editing the .as.ts)',
   async (t) => {
+    await checkCommittedWasm(t, 'src/codec/wasm/float32-json.as.ts', 'src/codec/wasm/float32-json.wasm');
     const pkg = JSON.parse(await readFile(new URL('package.json', ROOT), 'utf8'));
-    const command = (pkg.scripts['build:wasm'] as string)
-      .split(/\s*&&\s*/)
-      .find((part) => part.includes('src/codec/wasm/float32-json.as.ts'));
-    t.ok(command, 'build:wasm compiles float32-json.as.ts');
-    const [name, ...args] = (command ?? '').split(/\s+/);
-    t.equal(name, 'asc');
-    const committedPath = args[args.indexOf('-o') + 1];
-    t.equal(committedPath, 'src/codec/wasm/float32-json.wasm');
     t.match(pkg.scripts.build, /float32-json\.wasm/, 'npm run build copies it into dist');
-    let compiled: Uint8Array | undefined;
-    const { error, stderr } = await asc.main([...args, '--baseDir', ROOT.pathname], {
-      writeFile: (file, contents) => {
-        if (file.endsWith('.wasm')) compiled = typeof contents === 'string' ? Buffer.from(contents) : contents;
-      },
-    });
-    t.equal(error, null, stderr.toString());
-    const committed = await readFile(new URL(committedPath, ROOT));
-    t.ok(compiled && Buffer.from(compiled).equals(committed), 'no drift');
   },
 );

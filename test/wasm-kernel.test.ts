@@ -1,13 +1,11 @@
-import { readFile } from 'node:fs/promises';
-import asc from 'assemblyscript/asc';
 import t from 'tap';
 import { type DropoutParams, dropoutRange, keepThreshold } from '../src/kernel/dropout.js';
 import { philoxKey } from '../src/kernel/philox.js';
 import { dropoutRangeWasm, wasmSimdSupported } from '../src/kernel/wasm-dropout.js';
 import { drawU32, genInput, referenceDropout } from './reference.js';
+import { checkCommittedWasm } from './wasm-drift.js';
 
 type Dtype = 'float32' | 'float64';
-const ROOT = new URL('..', import.meta.url);
 const TWO_32 = 2 ** 32;
 
 const params = (dtype: Dtype, p: number, seed: bigint, offset: number): DropoutParams => {
@@ -189,27 +187,6 @@ t.test('matches the naive BigInt reference', async (t) => {
   }
 });
 
-t.test(
-  'the committed dropout.wasm is what `npm run build:wasm` compiles (run it after editing the .as.ts)',
-  async (t) => {
-    const pkg = JSON.parse(await readFile(new URL('package.json', ROOT), 'utf8'));
-    // build:wasm compiles each module in its own `asc … && asc …` command; this test checks dropout's.
-    const script = (pkg.scripts['build:wasm'] as string)
-      .split(/\s*&&\s*/)
-      .find((part) => part.includes('dropout.as.ts'));
-    const [command, ...args] = (script ?? '').split(/\s+/);
-    t.equal(command, 'asc');
-    const outIndex = args.indexOf('-o') + 1;
-    t.ok(outIndex > 0, 'the script names its output with -o');
-    const committedPath = args[outIndex];
-    let compiled: Uint8Array | undefined;
-    const { error, stderr } = await asc.main([...args, '--baseDir', ROOT.pathname], {
-      writeFile: (name, contents) => {
-        if (name.endsWith('.wasm')) compiled = typeof contents === 'string' ? Buffer.from(contents) : contents;
-      },
-    });
-    t.equal(error, null, stderr.toString());
-    const committed = await readFile(new URL(committedPath, ROOT));
-    t.ok(compiled && Buffer.from(compiled).equals(committed), 'no drift');
-  },
+t.test('the committed dropout.wasm is what `npm run build:wasm` compiles (run it after editing the .as.ts)', (t) =>
+  checkCommittedWasm(t, 'src/kernel/wasm/dropout.as.ts', 'src/kernel/wasm/dropout.wasm'),
 );

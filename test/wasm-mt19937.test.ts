@@ -1,5 +1,3 @@
-import { readFile } from 'node:fs/promises';
-import asc from 'assemblyscript/asc';
 import t from 'tap';
 import { Mt19937, torchKeepMask, torchKeepMaskFast } from '../src/kernel/mt19937.js';
 import {
@@ -9,8 +7,8 @@ import {
   torchKeepThreshold,
   wasmMtSupported,
 } from '../src/kernel/wasm-mt19937.js';
+import { checkCommittedWasm } from './wasm-drift.js';
 
-const ROOT = new URL('..', import.meta.url);
 const TWO_32 = 2 ** 32;
 const TWO_53 = 2 ** 53;
 
@@ -238,28 +236,6 @@ t.test('applyKeepScaleWasm is the JS loop bit for bit: dtypes, sizes, ranges, ke
   t.ok(Buffer.from(a.buffer).equals(Buffer.from(b.buffer)));
 });
 
-t.test(
-  'the committed mt19937.wasm is what `npm run build:wasm` compiles (run it after editing the .as.ts)',
-  async (t) => {
-    const pkg = JSON.parse(await readFile(new URL('package.json', ROOT), 'utf8'));
-    const command = (pkg.scripts['build:wasm'] as string)
-      .split(/\s*&&\s*/)
-      .find((part) => part.includes('src/kernel/wasm/mt19937.as.ts'));
-    t.ok(command, 'build:wasm compiles mt19937.as.ts');
-    const [name, ...args] = (command ?? '').split(/\s+/);
-    t.equal(name, 'asc');
-    const outIndex = args.indexOf('-o') + 1;
-    t.ok(outIndex > 0, 'the command names its output with -o');
-    const committedPath = args[outIndex];
-    t.equal(committedPath, 'src/kernel/wasm/mt19937.wasm');
-    let compiled: Uint8Array | undefined;
-    const { error, stderr } = await asc.main([...args, '--baseDir', ROOT.pathname], {
-      writeFile: (file, contents) => {
-        if (file.endsWith('.wasm')) compiled = typeof contents === 'string' ? Buffer.from(contents) : contents;
-      },
-    });
-    t.equal(error, null, stderr.toString());
-    const committed = await readFile(new URL(committedPath, ROOT));
-    t.ok(compiled && Buffer.from(compiled).equals(committed), 'no drift');
-  },
+t.test('the committed mt19937.wasm is what `npm run build:wasm` compiles (run it after editing the .as.ts)', (t) =>
+  checkCommittedWasm(t, 'src/kernel/wasm/mt19937.as.ts', 'src/kernel/wasm/mt19937.wasm'),
 );
