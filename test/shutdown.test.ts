@@ -1,19 +1,24 @@
 /** A real process receiving SIGTERM with requests in flight: all of them complete with correct bytes, then exit 0. */
-import { spawn } from 'node:child_process';
+import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import http from 'node:http';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { dropoutRange } from '../src/kernel/dropout.js';
 import { philoxKey } from '../src/kernel/philox.js';
 import { genInput } from './reference.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
-t.test('SIGTERM: stop accepting, finish in-flight requests, close the pool, exit 0', async (t) => {
+/** The server as a real process on a free port; it is killed when the test ends if it is still running. */
+async function startServer(
+  t: Test,
+  env: Record<string, string>,
+): Promise<{ child: ChildProcessByStdio<null, Readable, Readable>; origin: string; log: () => string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     cwd: ROOT,
-    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', WORKERS: '2', INLINE_MAX_ELEMENTS: '0' },
+    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   t.teardown(() => {
@@ -32,6 +37,11 @@ t.test('SIGTERM: stop accepting, finish in-flight requests, close the pool, exit
     });
     child.once('exit', () => reject(new Error(`the server exited early:\n${log}`)));
   });
+  return { child, origin, log: () => log };
+}
+
+t.test('SIGTERM: stop accepting, finish in-flight requests, close the pool, exit 0', async (t) => {
+  const { child, origin, log } = await startServer(t, { WORKERS: '2', INLINE_MAX_ELEMENTS: '0' });
 
   const n = 1 << 20;
   const x = new Float32Array(genInput(n));
@@ -72,32 +82,12 @@ t.test('SIGTERM: stop accepting, finish in-flight requests, close the pool, exit
   const [code] = (await exited) as [number | null];
   t.equal(code, 0, 'exit code 0');
   t.ok(Date.now() - started < 11_000, 'within the shutdown bound');
-  t.match(log, /"signal":"SIGTERM"/, 'the shutdown was logged');
+  t.match(log(), /"signal":"SIGTERM"/, 'the shutdown was logged');
   await t.rejects(fetch(`${origin}/healthz`), 'no longer accepting connections');
 });
 
 t.test('SIGTERM with a stalled upload: the silent connection is dropped and the process still exits 0', async (t) => {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    cwd: ROOT,
-    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', WORKERS: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  t.teardown(() => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  });
-  let log = '';
-  const origin = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "listening" line in 20 s:\n${log}`)), 20_000);
-    child.stdout.on('data', (chunk: Buffer) => {
-      log += chunk.toString();
-      const match = /listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(log);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]);
-      }
-    });
-    child.once('exit', () => reject(new Error(`the server exited early:\n${log}`)));
-  });
+  const { child, origin } = await startServer(t, { WORKERS: '1' });
   // Promises 1,000 bytes, sends 10, then goes silent (REQUEST_TIMEOUT_MS would wait 30 s, past the 10 s grace).
   const request = http.request(`${origin}/v1/dropout?p=0.5&seed=1`, {
     method: 'POST',
