@@ -49,7 +49,7 @@ function claimedShape(input: unknown[], maxRank: number): number[] {
 }
 
 /** Shared memory for tensors the pool may compute on; plain memory (cheaper to allocate) for small ones. */
-function allocate(dtype: Dtype, count: number, limits: JsonLimits): TensorData {
+export function allocateTensor(dtype: Dtype, count: number, limits: JsonLimits): TensorData {
   const bytes = count * BYTES_PER_ELEMENT[dtype];
   return viewOf(
     dtype,
@@ -82,7 +82,7 @@ export function decodeJsonTensor(
         `shape [${resolved}] needs ${elementCount(resolved)} values but input has ${input.length}`,
       );
     }
-    const data = allocate(dtype, input.length, limits);
+    const data = allocateTensor(dtype, input.length, limits);
     const encode = encoderFor(dtype);
     for (let i = 0; i < input.length; i++) data[i] = encode(toNumber(input[i], `input[${i}]`));
     return { shape: resolved, dtype, data, nested: false };
@@ -93,7 +93,7 @@ export function decodeJsonTensor(
   if (shape && (shape.length !== dims.length || shape.some((d, i) => d !== dims[i]))) {
     throw new ProblemError('SHAPE_MISMATCH', `shape [${shape}] does not match the nested input's shape [${dims}]`);
   }
-  const data = allocate(dtype, elementCount(dims), limits);
+  const data = allocateTensor(dtype, elementCount(dims), limits);
   const encode = encoderFor(dtype);
   let next = 0;
   const rank = dims.length;

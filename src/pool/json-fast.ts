@@ -11,9 +11,9 @@
  */
 
 import { type ParsedNumbers, parseJsonNumbers } from '../codec/json-numbers.js';
-import type { JsonLimits, JsonTensor } from '../codec/json-tensor.js';
+import { allocateTensor, type JsonLimits, type JsonTensor } from '../codec/json-tensor.js';
 import { checkShape, elementCount } from '../codec/shape.js';
-import { BYTES_PER_ELEMENT, type Dtype, encoderFor, viewOf } from '../kernel/dtype.js';
+import { type Dtype, encoderFor } from '../kernel/dtype.js';
 
 export interface SplitBody {
   /** The body's text with the value of its (last) `input` member replaced by `[]`. */
@@ -166,9 +166,7 @@ export function tensorFromNumbers(
   } catch {
     return undefined;
   }
-  const bytes = count * BYTES_PER_ELEMENT[dtype];
-  const buffer = count > limits.inlineMaxElements ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
-  const data = viewOf(dtype, buffer, 0, count);
+  const data = allocateTensor(dtype, count, limits);
   let offset = 0;
   if (dtype === 'float32' || dtype === 'float64') {
     // A typed-array set converts each element as an assignment does.
