@@ -1,5 +1,3 @@
-// @ts-nocheck: AssemblyScript (u32, load<T>, memory.data …), which tsc cannot check; only asc compiles this file.
-// biome-ignore-all lint/correctness/noPrecisionLoss: the literals are u64 in AssemblyScript, exact there.
 /**
  * float32 tensor values as JSON text, as WebAssembly: the same bytes as JsonWriter.float32 (../json-writer.ts),
  * whose definition is shortestFloat32BySearch (../float-format.ts): for d = 1 … 8, v.toPrecision(d) (v rounded to d

@@ -1,6 +1,3 @@
-// @ts-nocheck: AssemblyScript, compiled by asc (`npm run build:wasm`), not tsc; the tsconfig and biome excludes
-// cover only src/kernel/wasm, so this file keeps to syntax both accept (no decorators) and tsc skips its types.
-// biome-ignore-all lint/correctness/noPrecisionLoss: the literals are u64 in AssemblyScript, exact there.
 /**
  * The `input` value of a JSON request body (nested arrays of numbers and the strings "NaN", "Infinity",
  * "-Infinity"): its shape and every number as the float64 JSON.parse gives, read strictly by the JSON grammar.
