@@ -4,6 +4,7 @@ import { shortestFloat32BySearch } from '../src/codec/float-format.js';
 import { float32Json, useFloat32Wasm } from '../src/codec/float32-json.js';
 import { type ReplyEcho, writeDropoutReply } from '../src/codec/json-reply.js';
 import { JsonWriter } from '../src/codec/json-writer.js';
+import { encodeInferResponse, type InferCall } from '../src/codec/v2-infer.js';
 import { checkCommittedWasm } from './wasm-drift.js';
 
 const ROOT = new URL('..', import.meta.url);
@@ -217,6 +218,52 @@ t.test('writeDropoutReply: the other dtypes keep their value-by-value path and l
     const bytes = writeDropoutReply({ data, shape: [2, 3, 4], dtype: 'float64', nested }, ECHO);
     const output = (JSON.parse(decoder.decode(bytes)) as { output: unknown }).output;
     t.same(output, nest(Array.from(data), nested ? [2, 3, 4] : [24]));
+  }
+});
+
+t.test('encodeInferResponse (V2 JSON outputs): float32 data gives the same bytes as value by value', async (t) => {
+  const next = xorshift(11);
+  const specials = specialPatterns();
+  for (const size of [0, 1, 5, 3000, 40_000]) {
+    const data = new Float32Array(size);
+    const bits = new Uint32Array(data.buffer);
+    for (let i = 0; i < size; i++) {
+      if (i % 3 === 0) bits[i] = specials[next() % specials.length];
+      else data[i] = next() % 2 ? 0 : (next() / 2 ** 32 - 0.5) * 4;
+    }
+    const call: InferCall = {
+      tensor: { data, shape: [size], dtype: 'float32', nested: false },
+      raw: {},
+      outputs: [
+        { name: 'output', binary: false },
+        { name: 'mask', binary: false },
+      ],
+    };
+    const result = {
+      tensor: call.tensor,
+      mask: Uint8Array.from(data, (v) => (v === 0 ? 0 : 1)),
+      seed: '1',
+      offset: 0,
+      kept: 0,
+    };
+    useFloat32Wasm(false);
+    let before: string;
+    try {
+      before = decoder.decode(encodeInferResponse(call, result, '1').header);
+    } finally {
+      useFloat32Wasm(true);
+    }
+    const after = decoder.decode(encodeInferResponse(call, result, '1').header);
+    t.equal(after, before, `${size} values`);
+    const outputs = (JSON.parse(after) as { outputs: Array<{ data: unknown[] }> }).outputs;
+    t.same(
+      outputs[0].data,
+      Array.from(data, (v) => (Number.isFinite(v) ? Number(String(shortestFloat32BySearch(v))) : String(v))),
+    );
+    t.same(
+      outputs[1].data,
+      Array.from(data, (v) => v !== 0),
+    );
   }
 });
 
