@@ -232,7 +232,7 @@ t.test('encodeInferResponse (V2 JSON outputs): float32 data gives the same bytes
       else data[i] = next() % 2 ? 0 : (next() / 2 ** 32 - 0.5) * 4;
     }
     const call: InferCall = {
-      tensor: { data, shape: [size], dtype: 'float32', nested: false },
+      tensor: { data, shape: [size], dtype: 'float32' },
       raw: {},
       outputs: [
         { name: 'output', binary: false },
