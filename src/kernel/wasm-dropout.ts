@@ -4,6 +4,8 @@
  * threads; each thread (main or worker) gets its own instance on first use. Callers check wasmSimdSupported() and
  * fall back to dropoutRange when it is false.
  */
+
+import { copyBytes } from './copy-bytes.js';
 import { type DropoutParams, keepScale, keepThreshold } from './dropout.js';
 import type { FloatArray } from './dtype.js';
 
@@ -31,6 +33,8 @@ interface KernelExports {
 
 interface Kernel {
   exports: KernelExports;
+  /** The chunk buffer as bytes, for copies to and from shared memory. */
+  bytes: Buffer;
   f32: Float32Array;
   f64: Float64Array;
   mask: Uint8Array;
@@ -54,6 +58,7 @@ function instance(): Kernel {
   const capacity = exports.capacityBytes();
   kernel = {
     exports,
+    bytes: Buffer.from(buffer, exports.dataPtr(), capacity),
     f32: new Float32Array(buffer, exports.dataPtr(), capacity / 4),
     f64: new Float64Array(buffer, exports.dataPtr(), capacity / 8),
     mask: new Uint8Array(buffer, exports.maskPtr(), capacity / 4),
@@ -100,13 +105,19 @@ export function dropoutRangeWasm(
   const scale = keepScale(params.dtype, p);
   const wantMask = mask ? 1 : 0;
   let kept = 0;
+  // Shared memory is copied with a native memcpy (./copy-bytes.ts); plain memory's TypedArray#set already is one.
+  const bytes =
+    data.buffer instanceof SharedArrayBuffer ? Buffer.from(data.buffer, data.byteOffset, data.byteLength) : null;
+  const width = data.BYTES_PER_ELEMENT;
   // A short first chunk brings every later chunk onto a Philox block boundary, so only the first has a scalar head.
   let n = Math.min(chunk - ((params.offset + start) % 4), end - start);
   for (let i = start; i < end; i += n, n = Math.min(chunk, end - i)) {
-    view.set(data.subarray(i, i + n));
+    if (bytes) copyBytes(k.bytes, 0, bytes.subarray(i * width, (i + n) * width));
+    else view.set(data.subarray(i, i + n));
     kept += k.exports.dropout(n, params.offset + i, params.key0, params.key1, limit, scale, wide ? 1 : 0, wantMask);
+    if (bytes) copyBytes(bytes, i * width, k.bytes.subarray(0, n * width));
     // A whole chunk copies out from the view itself, without allocating a subarray for it.
-    data.set(n === chunk ? view : view.subarray(0, n), i);
+    else data.set(n === chunk ? view : view.subarray(0, n), i);
     if (mask) mask.set(k.mask.subarray(0, n), i);
   }
   return kept;
