@@ -4,6 +4,7 @@
  * (undefined) whatever it cannot read exactly, and callers then take the JSON.parse path, which also words the
  * error; so refusing is always safe and only slower.
  */
+import { copyBytes } from '../kernel/copy-bytes.js';
 import { wasmModule } from '../kernel/wasm-module.js';
 
 interface NumbersExports {
@@ -26,7 +27,7 @@ const DONE = 1;
 interface Reader {
   exports: NumbersExports;
   capacity: number;
-  input: Uint8Array;
+  input: Buffer;
   output: Float64Array;
 }
 
@@ -54,7 +55,7 @@ function instance(): Reader | undefined {
   reader = {
     exports,
     capacity,
-    input: new Uint8Array(buffer, exports.inPtr(), capacity + exports.inPadding()),
+    input: Buffer.from(buffer, exports.inPtr(), capacity + exports.inPadding()),
     output: new Float64Array(buffer, exports.outPtr(), exports.outCapacity()),
   };
   return reader;
@@ -83,7 +84,8 @@ export function parseJsonNumbers(
   let held = 0;
   for (;;) {
     const take = Math.min(capacity - held, text.length - next);
-    input.set(text.subarray(next, next + take), held);
+    // The body is usually in shared memory: a native memcpy, not V8's relaxed copy (see copy-bytes.ts).
+    copyBytes(input, held, text.subarray(next, next + take));
     next += take;
     held += take;
     // Zeros past the text stop every scan in the module (see IN_PAD there).
