@@ -18,9 +18,13 @@ RUN npm run build
 
 # ---- runtime: production dependencies and the compiled output, nothing else
 FROM node:24-trixie-slim AS runtime
+# glibc otherwise gives the top of its heap back to the kernel after each large body's 64 KiB socket chunks are freed,
+# and faults it in again for the next (~40 % of req/s at 64K-element binary bodies; docs/performance.md). The same
+# setting as `npm start`, which test/allocator-tuning.test.ts checks.
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
-    PORT=3000
+    PORT=3000 \
+    GLIBC_TUNABLES=glibc.malloc.trim_threshold=268435456
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force

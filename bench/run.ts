@@ -183,11 +183,30 @@ async function waitForOutput(child: Child, pattern: RegExp, timeoutMs: number): 
   throw new Error(`${child.name}: no ${pattern} in its output:\n${child.output()}`);
 }
 
+/** The NAME=value assignments in front of the command of `npm start`: the service is measured as it is run. */
+function startScriptEnv(): Record<string, string> {
+  const pkg = JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } };
+  const env: Record<string, string> = {};
+  for (const word of pkg.scripts.start.split(/\s+/)) {
+    const assignment = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(word);
+    if (!assignment) break;
+    env[assignment[1]] = assignment[2];
+  }
+  return env;
+}
+
 async function startService(): Promise<{ child: Child; url: string }> {
   const port = await freePort();
   const child = spawnChild('service', process.execPath, ['dist/server.js'], {
     cwd: ROOT,
-    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', WORKERS: '2' },
+    env: {
+      ...process.env,
+      ...startScriptEnv(),
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      LOG_LEVEL: 'warn',
+      WORKERS: '2',
+    },
   });
   const url = `http://127.0.0.1:${port}`;
   await waitReady(`${url}/healthz`, child);
