@@ -66,6 +66,21 @@ function instance(): Kernel {
   return kernel;
 }
 
+/** data[i, i + n) into the kernel's chunk buffer; `bytes` is data's memory as bytes when it is shared. */
+function load(k: Kernel, view: FloatArray, data: FloatArray, bytes: Buffer | null, i: number, n: number): void {
+  const width = data.BYTES_PER_ELEMENT;
+  if (bytes) copyBytes(k.bytes, 0, bytes.subarray(i * width, (i + n) * width));
+  else view.set(data.subarray(i, i + n));
+}
+
+/** The chunk buffer's first n elements back to data[i, i + n). */
+function store(k: Kernel, view: FloatArray, data: FloatArray, bytes: Buffer | null, i: number, n: number): void {
+  const width = data.BYTES_PER_ELEMENT;
+  if (bytes) copyBytes(bytes, i * width, k.bytes.subarray(0, n * width));
+  // A whole chunk copies out from the view itself, without allocating a subarray for it.
+  else data.set(n === view.length ? view : view.subarray(0, n), i);
+}
+
 /**
  * Applies dropout to data[start..end) in place, element i using draw index offset + i, and returns how many
  * elements were kept; with `mask`, mask[i] = 1 where kept, else 0. Bit for bit the same as dropoutRange.
@@ -90,12 +105,15 @@ export function dropoutRangeWasm(
   // A draw u keeps its element when u < threshold. p = 1, and any p whose threshold is 0 or NaN (out of range),
   // keeps nothing: x·0 without drawing, the same bytes and count as drawing and dropping every element.
   const threshold = keepThreshold(p);
+  // Shared memory is copied with a native memcpy (./copy-bytes.ts); plain memory's TypedArray#set already is one.
+  const bytes =
+    data.buffer instanceof SharedArrayBuffer ? Buffer.from(data.buffer, data.byteOffset, data.byteLength) : null;
   if (!(threshold > 0)) {
     for (let i = start; i < end; i += chunk) {
       const n = Math.min(chunk, end - i);
-      view.set(data.subarray(i, i + n));
+      load(k, view, data, bytes, i, n);
       k.exports.zero(n, wide ? 1 : 0);
-      data.set(n === chunk ? view : view.subarray(0, n), i);
+      store(k, view, data, bytes, i, n);
     }
     mask?.fill(0, start, end);
     return 0;
@@ -105,19 +123,12 @@ export function dropoutRangeWasm(
   const scale = keepScale(params.dtype, p);
   const wantMask = mask ? 1 : 0;
   let kept = 0;
-  // Shared memory is copied with a native memcpy (./copy-bytes.ts); plain memory's TypedArray#set already is one.
-  const bytes =
-    data.buffer instanceof SharedArrayBuffer ? Buffer.from(data.buffer, data.byteOffset, data.byteLength) : null;
-  const width = data.BYTES_PER_ELEMENT;
   // A short first chunk brings every later chunk onto a Philox block boundary, so only the first has a scalar head.
   let n = Math.min(chunk - ((params.offset + start) % 4), end - start);
   for (let i = start; i < end; i += n, n = Math.min(chunk, end - i)) {
-    if (bytes) copyBytes(k.bytes, 0, bytes.subarray(i * width, (i + n) * width));
-    else view.set(data.subarray(i, i + n));
+    load(k, view, data, bytes, i, n);
     kept += k.exports.dropout(n, params.offset + i, params.key0, params.key1, limit, scale, wide ? 1 : 0, wantMask);
-    if (bytes) copyBytes(bytes, i * width, k.bytes.subarray(0, n * width));
-    // A whole chunk copies out from the view itself, without allocating a subarray for it.
-    else data.set(n === chunk ? view : view.subarray(0, n), i);
+    store(k, view, data, bytes, i, n);
     if (mask) mask.set(k.mask.subarray(0, n), i);
   }
   return kept;
