@@ -7,7 +7,7 @@
  *   npx tsx scripts/float32-json-bench.ts [--rounds N]
  */
 import { parseArgs } from 'node:util';
-import { type ReplyEcho, type ReplyTensor, writeDropoutReply } from '../src/codec/json-reply.js';
+import { echoMembers, type ReplyEcho, type ReplyTensor, writeDropoutReply } from '../src/codec/json-reply.js';
 import { JsonWriter } from '../src/codec/json-writer.js';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '21' } } });
@@ -44,11 +44,7 @@ function writeDropoutReplyBefore(tensor: ReplyTensor, echo: ReplyEcho, mask?: Ui
   w.ascii('{"output":');
   const write = w.writerFor(tensor.dtype);
   writeArray(data.length, (i) => write(data[i]));
-  w.ascii(
-    `,"shape":${JSON.stringify(shape)},"dtype":"${tensor.dtype}","p":${JSON.stringify(echo.p)},"mode":"${echo.mode}",` +
-      `"variant":"${echo.variant}","rng":"${echo.rng}","seed":${echo.seed === null ? 'null' : `"${echo.seed}"`},` +
-      `"offset":${echo.offset},"kept":${echo.kept}`,
-  );
+  w.ascii(echoMembers(shape, tensor.dtype, echo));
   if (mask) {
     w.ascii(',"mask":');
     writeArray(mask.length, (i) => w.bool(mask[i] === 1));

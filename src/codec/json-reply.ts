@@ -76,6 +76,15 @@ function itemRun(w: JsonWriter, item: (i: number) => void): (start: number, coun
   };
 }
 
+/** The members after "output": the tensor's shape and dtype, then the settings echoed back, each after a comma. */
+export function echoMembers(shape: number[], dtype: Dtype, echo: ReplyEcho): string {
+  return (
+    `,"shape":${JSON.stringify(shape)},"dtype":"${dtype}","p":${JSON.stringify(echo.p)},"mode":"${echo.mode}",` +
+    `"variant":"${echo.variant}","rng":"${echo.rng}","seed":${echo.seed === null ? 'null' : `"${echo.seed}"`},` +
+    `"offset":${echo.offset},"kept":${echo.kept}`
+  );
+}
+
 export function writeDropoutReply(tensor: ReplyTensor, echo: ReplyEcho, mask?: Uint8Array): Uint8Array {
   const { data, shape, nested } = tensor;
   const w = new JsonWriter(data.length * (tensor.dtype === 'float64' ? 20 : 12) + 256);
@@ -86,11 +95,7 @@ export function writeDropoutReply(tensor: ReplyTensor, echo: ReplyEcho, mask?: U
       ? (start: number, count: number) => w.float32Run(data as Float32Array, start, count)
       : itemRun(w, (i) => write(data[i]));
   writeArray(w, shape, nested, data.length, values);
-  w.ascii(
-    `,"shape":${JSON.stringify(shape)},"dtype":"${tensor.dtype}","p":${JSON.stringify(echo.p)},"mode":"${echo.mode}",` +
-      `"variant":"${echo.variant}","rng":"${echo.rng}","seed":${echo.seed === null ? 'null' : `"${echo.seed}"`},` +
-      `"offset":${echo.offset},"kept":${echo.kept}`,
-  );
+  w.ascii(echoMembers(shape, tensor.dtype, echo));
   if (mask) {
     w.ascii(',"mask":');
     const flags = itemRun(w, (i) => w.bool(mask[i] === 1));
