@@ -27,6 +27,16 @@ function viaValues(values: Float32Array, start = 0, count = values.length): stri
   return decoder.decode(w.bytes());
 }
 
+/** `write` with the WebAssembly formatter switched off: float32 values written one by one, as before runs. */
+function valueByValue<T>(write: () => T): T {
+  useFloat32Wasm(false);
+  try {
+    return write();
+  } finally {
+    useFloat32Wasm(true);
+  }
+}
+
 /** xorshift32: reproducible patterns without Math.random. */
 function xorshift(seed: number): () => number {
   let state = seed;
@@ -182,13 +192,7 @@ t.test('writeDropoutReply: float32 runs give the same bytes as before, flat and 
     const mask = Uint8Array.from(data, (v) => (v === 0 ? 0 : 1));
     for (const nested of [false, true]) {
       const tensor = { data, shape, dtype: 'float32' as const, nested };
-      useFloat32Wasm(false);
-      let before: string;
-      try {
-        before = decoder.decode(writeDropoutReply(tensor, ECHO, mask));
-      } finally {
-        useFloat32Wasm(true);
-      }
+      const before = valueByValue(() => decoder.decode(writeDropoutReply(tensor, ECHO, mask)));
       const after = decoder.decode(writeDropoutReply(tensor, ECHO, mask));
       t.equal(after, before, `shape ${JSON.stringify(shape)} nested=${nested}`);
       const parsed = JSON.parse(after) as { output: unknown; mask: unknown };
@@ -246,13 +250,7 @@ t.test('encodeInferResponse (V2 JSON outputs): float32 data gives the same bytes
       offset: 0,
       kept: 0,
     };
-    useFloat32Wasm(false);
-    let before: string;
-    try {
-      before = decoder.decode(encodeInferResponse(call, result, '1').header);
-    } finally {
-      useFloat32Wasm(true);
-    }
+    const before = valueByValue(() => decoder.decode(encodeInferResponse(call, result, '1').header));
     const after = decoder.decode(encodeInferResponse(call, result, '1').header);
     t.equal(after, before, `${size} values`);
     const outputs = (JSON.parse(after) as { outputs: Array<{ data: unknown[] }> }).outputs;
