@@ -3,7 +3,6 @@
  * thread; large JSON is parsed and serialised by pool workers.
  */
 
-import { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
 import { decodeBinaryTensor, tensorBytes } from '../codec/binary-tensor.js';
 import { DeferredJson } from '../codec/json-body.js';
@@ -17,6 +16,7 @@ import { BYTES_PER_ELEMENT, viewOf } from '../kernel/dtype.js';
 import type { DropoutPool, DropoutResult } from '../pool/dropout-pool.js';
 import { DropoutJsonBody, type DropoutQuery } from '../schemas/dropout.js';
 import { type Format, MEDIA_TYPES } from './formats.js';
+import { sendParts } from './reply-body.js';
 import { validateBody } from './validation.js';
 
 /** A rough size of one written value, to estimate a reply's bytes before writing it. */
@@ -110,10 +110,9 @@ export function sendBinary(
     'Dropout-Offset': String(settings.offset),
   });
   if (settings.seed !== null) reply.header('Dropout-Seed', settings.seed.toString());
-  if (format === 'binary') return reply.send(tensorBytes(tensor));
+  if (format === 'binary') return sendParts(reply, [tensorBytes(tensor)]);
   const { header, body } = encodeNpyParts(tensor);
-  // Large tensors stream header then body, so the body is never copied to prepend 128 bytes.
-  return reply.send(body.length > 1 << 20 ? Readable.from([header, body]) : Buffer.concat([header, body]));
+  return sendParts(reply, [header, body]);
 }
 
 /** The mask's memory as a SharedArrayBuffer a worker can read (copied when the mask was made on this thread). */
@@ -166,5 +165,5 @@ export async function sendJson(
   } else {
     bytes = writeDropoutReply({ data, shape: tensor.shape, dtype: tensor.dtype, nested }, echo, result.mask);
   }
-  return reply.type(MEDIA_TYPES.json).send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length));
+  return sendParts(reply.type(MEDIA_TYPES.json), [bytes]);
 }

@@ -12,6 +12,7 @@ import { PROBLEMS, ProblemError } from '../errors.js';
 import type { BodyReader } from '../http/body-reader.js';
 import { requestSignal } from '../http/deadline.js';
 import { SERVICE_VERSION } from '../http/docs.js';
+import { sendParts } from '../http/reply-body.js';
 import { validateBody } from '../http/validation.js';
 import { applyDropout } from '../pool/apply.js';
 import type { DropoutPool } from '../pool/dropout-pool.js';
@@ -222,14 +223,12 @@ export default async function v2Routes(
           MODEL_VERSION,
         );
         if (encoded.chunks.length === 0) {
-          return reply
-            .header('content-type', 'application/json')
-            .send(Buffer.from(encoded.header.buffer, encoded.header.byteOffset, encoded.header.length));
+          return sendParts(reply.header('content-type', 'application/json'), [encoded.header]);
         }
         reply
           .header('Inference-Header-Content-Length', String(encoded.header.length))
           .header('content-type', 'application/octet-stream');
-        return reply.send(Buffer.concat([encoded.header, ...encoded.chunks]));
+        return sendParts(reply, [encoded.header, ...encoded.chunks]);
       },
     );
   }
