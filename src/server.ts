@@ -1,4 +1,5 @@
 /** Process entry: read the configuration, build the app, listen, and shut down gracefully on SIGTERM/SIGINT. */
+import { setFlagsFromString } from 'node:v8';
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
@@ -17,6 +18,9 @@ async function main(): Promise<void> {
     }
     throw error;
   }
+  // A process-wide V8 setting, so it is set here, before the pool's threads start, and not by buildApp (tests build
+  // many apps in one process). V8 reads the factor at every full collection, so setting it at run time takes effect.
+  if (config.heapGrowingPercent > 0) setFlagsFromString(`--heap-growing-percent=${config.heapGrowingPercent}`);
   const app = await buildApp(config);
   closeWithGrace({ delay: SHUTDOWN_GRACE_MS }, async ({ signal, err }) => {
     if (err) app.log.error({ err }, 'shutting down after an error');

@@ -14,6 +14,9 @@ t.test('configuration: defaults, conversion, and a start-stopping message naming
   });
   t.throws(() => loadConfig({ WORKERS: '0' }), /WORKERS must be >= 1/);
   t.throws(() => loadConfig({ LOG_LEVEL: 'loud' }), /LOG_LEVEL must be one of fatal, error/);
+  t.equal(config.heapGrowingPercent, 300, "V8's growing factor is fixed at 4x unless set");
+  t.equal(loadConfig({ HEAP_GROWING_PERCENT: '0' }).heapGrowingPercent, 0, "0 leaves V8's dynamic factor");
+  t.throws(() => loadConfig({ HEAP_GROWING_PERCENT: '-5' }), /HEAP_GROWING_PERCENT must be >= 0/);
   const both = t.throws(() => loadConfig({ PORT: '-1', MAX_BODY_BYTES: '1e99x' })) as unknown as ConfigError;
   t.match(both.message, /PORT.*MAX_BODY_BYTES/);
   t.end();
