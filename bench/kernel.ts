@@ -8,9 +8,11 @@
  * (src/kernel/wasm-dropout.ts) is measured when that module exists. `--torch` adds PyTorch F.dropout (one thread)
  * through bench/torch_dropout.py. The main harness (bench/run.ts) calls the exports below for its plot.
  */
+import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { type DropoutParams, dropoutRange } from '../src/kernel/dropout.js';
 import { philoxKey } from '../src/kernel/philox.js';
 import { DropoutPool } from '../src/pool/dropout-pool.js';
@@ -265,6 +267,43 @@ export async function poolThroughput(workers: number, n: number, reps: number, m
     );
   } finally {
     await pool.close();
+  }
+}
+
+/**
+ * What the host gives a second thread: the WASM kernel on a cache-resident 16K-element tensor per thread, `threads`
+ * at once, in total M elements/s (median, as `measure` takes it). The pool row is read against this: the pool cannot
+ * scale better than the cores under it, and on a shared VM they do not always scale.
+ */
+export async function threadScaling(threads: number, reps: number, minMs: number): Promise<number> {
+  const n = 16 * 1024;
+  const workers = await Promise.all(
+    Array.from({ length: threads }, async () => {
+      const worker = new Worker(new URL('./scaling-worker.mjs', import.meta.url), { workerData: { n } });
+      await once(worker, 'message');
+      return worker;
+    }),
+  );
+  try {
+    const total = await measure(
+      async (iterations) => {
+        const start = performance.now();
+        await Promise.all(
+          workers.map((worker) => {
+            const done = once(worker, 'message');
+            worker.postMessage(iterations);
+            return done;
+          }),
+        );
+        return performance.now() - start;
+      },
+      n,
+      reps,
+      minMs,
+    );
+    return total * threads;
+  } finally {
+    await Promise.all(workers.map((worker) => worker.terminate()));
   }
 }
 

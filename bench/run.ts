@@ -34,7 +34,15 @@ import {
   textTable,
   waitReady,
 } from './common.js';
-import { checkKernels, kernelSweep, loadKernels, poolThroughput, type SweepPoint, torchSweep } from './kernel.js';
+import {
+  checkKernels,
+  kernelSweep,
+  loadKernels,
+  poolThroughput,
+  type SweepPoint,
+  threadScaling,
+  torchSweep,
+} from './kernel.js';
 import { throughputSvg } from './plot.js';
 
 const K = 1024;
@@ -608,20 +616,38 @@ async function kernelCases(torchAvailable: boolean): Promise<SweepPoint[]> {
 
   const poolName = 'pool 16M float32 (its kernel, in shared memory): 2 workers vs 1 worker';
   try {
-    log(`pool: 16M float32, 1 worker then 2 workers, ${SETTINGS.rounds} alternating rounds (DropoutPool, inline 0)`);
+    log(
+      `pool: 16M float32, 1 worker then 2 workers, and the host's 2-thread scaling, ${SETTINGS.rounds} alternating rounds`,
+    );
     const poolForeign = foreignCpuMeter();
     // Alternating rounds and medians, as the HTTP rows: one pass of each would read drift on a shared VM as scaling.
     const reps = Math.max(2, Math.ceil(SETTINGS.reps / SETTINGS.rounds));
     const ones: number[] = [];
     const twos: number[] = [];
+    // The host's own scaling, measured in the same rounds: what a second thread gets here at all.
+    const hostOnes: number[] = [];
+    const hostTwos: number[] = [];
     for (let round = 0; round < SETTINGS.rounds; round++) {
       ones.push(await poolThroughput(1, 16 * M, reps, SETTINGS.poolMinMs));
       twos.push(await poolThroughput(2, 16 * M, reps, SETTINGS.poolMinMs));
+      hostOnes.push(await threadScaling(1, reps, SETTINGS.poolMinMs));
+      hostTwos.push(await threadScaling(2, reps, SETTINGS.poolMinMs));
     }
     const one = median(ones);
     const two = median(twos);
     const ratios = twos.map((t, i) => t / ones[i]);
+    const hostRatios = hostTwos.map((t, i) => t / hostOnes[i]);
     const foreignCores = poolForeign();
+    addRow({
+      section,
+      case: 'host: 2 threads vs 1, the WASM kernel on cache-resident data, no pool (reference for the pool row)',
+      figure: median(hostTwos),
+      figureText: `${fmt(median(hostTwos))} M el/s (rounds: ${hostRatios.map((r) => r.toFixed(2)).join(', ')}x)`,
+      baseline: median(hostOnes),
+      baselineText: `${fmt(median(hostOnes))} M el/s`,
+      target: null,
+      foreignCores,
+    });
     addRow({
       section,
       case: poolName,
