@@ -3,9 +3,10 @@
  * parts', and a client that hangs up mid-reply must cost nothing but its own reply.
  */
 import { request } from 'node:http';
+import { gunzipSync } from 'node:zlib';
 import t from 'tap';
 import { SLICE_BYTES, SlicedBody } from '../src/http/reply-body.js';
-import { postBinary, startApp } from './helpers.js';
+import { postBinary, postJson, startApp } from './helpers.js';
 
 function bytes(length: number, start: number): Uint8Array {
   const out = new Uint8Array(length);
@@ -46,6 +47,21 @@ t.test('a binary reply larger than a slice: Content-Length and exact bytes', asy
   t.equal(res.headers['content-length'], String(n * 4));
   t.equal(res.headers['transfer-encoding'], undefined, 'not chunked');
   t.ok(res.rawPayload.equals(Buffer.from(values.buffer)), 'eval mode: the input, byte for byte');
+});
+
+t.test('a JSON reply larger than a slice, gzipped on the way out: the same bytes once inflated', async (t) => {
+  const app = await startApp(t);
+  const input = Array.from({ length: 250_000 }, (_, i) => (i % 997) / 997 + 0.123456789);
+  const body = { input, p: 0.5, seed: 3 };
+  const plain = await postJson(app, body);
+  t.equal(plain.statusCode, 200);
+  t.ok(plain.rawPayload.length > SLICE_BYTES, `the reply is ${plain.rawPayload.length} bytes, more than a slice`);
+  t.equal(plain.headers['content-length'], String(plain.rawPayload.length));
+  const gz = await postJson(app, body, { 'accept-encoding': 'gzip' });
+  t.equal(gz.statusCode, 200);
+  t.equal(gz.headers['content-encoding'], 'gzip');
+  t.equal(gz.headers['content-length'], undefined, 'the compressed length is not the plain one');
+  t.ok(gunzipSync(gz.rawPayload).equals(plain.rawPayload));
 });
 
 t.test('a client hanging up mid-reply does not disturb the next request', async (t) => {
