@@ -339,12 +339,6 @@ async function measureRun(c: HttpCase, label = ''): Promise<Measured> {
   return result;
 }
 
-/** Verifies one reply, then measures req/s and p99 (one run). */
-async function measureCase(c: HttpCase): Promise<Measured> {
-  await verify(c);
-  return measureRun(c);
-}
-
 /** Median of the finite values (mean of the middle two for an even count); NaN if there are none. */
 function median(values: number[]): number {
   const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
@@ -522,41 +516,67 @@ async function responsivenessCase(serviceUrl: string): Promise<void> {
   const target: Target = { op: '<=', value: 3 };
   try {
     const probe = jsonCase('service JSON 16', `${serviceUrl}/v1/dropout`, 16, 'output', true);
-    const idle = await measureCase(probe);
-    const backgroundSeconds = 1 + SETTINGS.warmup + SETTINGS.duration + 1;
-    log(`background: 16M-element binary requests, ${BACKGROUND_CONNECTIONS} connection(s), ${backgroundSeconds}s`);
-    const loadSpec = JSON.stringify({
-      url: `${serviceUrl}/v1/dropout?p=0.5&seed=1`,
-      elements: 16 * M,
-      connections: BACKGROUND_CONNECTIONS,
-      duration: backgroundSeconds,
-    });
-    const loader = spawnChild('background load', process.execPath, ['--import', 'tsx', 'bench/load.ts', loadSpec], {
-      cwd: ROOT,
-    });
-    await waitForOutput(loader, /^started$/m, 60_000);
-    await sleep(1000);
-    const loaded = await measureCase(probe);
-    await loader.exited;
-    const last = loader.output().trim().split('\n').pop() ?? '';
-    const bg = JSON.parse(last) as LoadResult;
-    if (bg.non2xx + bg.errors + bg.timeouts > 0) {
-      note(`background 16M load: ${bg.non2xx} non-2xx, ${bg.errors} errors, ${bg.timeouts} timeouts`);
+    await verify(probe);
+    // Idle and loaded alternate, like the comparison rows: one pass of each would read host drift as the ratio.
+    // --quick keeps one round of each (its budget is two minutes).
+    const rounds = QUICK ? 1 : SETTINGS.rounds;
+    const idle: Measured[] = [];
+    const loaded: Measured[] = [];
+    const background: LoadResult[] = [];
+    for (let round = 0; round < rounds; round++) {
+      const label = rounds > 1 ? ` [round ${round + 1}/${rounds}]` : '';
+      idle.push(await measureRun(probe, ` idle${label}`));
+      const { measured, bg } = await underBackgroundLoad(serviceUrl, () => measureRun(probe, ` loaded${label}`));
+      loaded.push(measured);
+      background.push(bg);
+      if (bg.non2xx + bg.errors + bg.timeouts > 0) {
+        note(`background 16M load: ${bg.non2xx} non-2xx, ${bg.errors} errors, ${bg.timeouts} timeouts`);
+      }
     }
+    const p99Idle = median(idle.map((r) => r.p99));
+    const p99Loaded = median(loaded.map((r) => r.p99));
+    const ratios = loaded.map((r, i) => r.p99 / idle[i].p99);
+    const done = background.reduce((sum, bg) => sum + bg.ok, 0);
+    const seconds = background.reduce((sum, bg) => sum + bg.seconds, 0);
     addRow({
       section,
       case: name,
-      figure: loaded.p99,
-      figureText: `p99 ${fmt(loaded.p99)} ms (${fmt(loaded.rps)} req/s; background ${bg.ok} x 64 MiB done, ${fmt((bg.ok * 64) / bg.seconds)} MiB/s)`,
-      baseline: idle.p99,
-      baselineText: `p99 ${fmt(idle.p99)} ms idle (${fmt(idle.rps)} req/s)`,
+      figure: p99Loaded,
+      figureText: `p99 ${fmt(p99Loaded)} ms (${fmt(median(loaded.map((r) => r.rps)))} req/s; background ${done} x 64 MiB done, ${fmt((done * 64) / seconds)} MiB/s)`,
+      baseline: p99Idle,
+      baselineText: `p99 ${fmt(p99Idle)} ms idle (${fmt(median(idle.map((r) => r.rps)))} req/s)`,
       target,
-      foreignCores: Math.max(idle.foreignCores, loaded.foreignCores),
-      detail: { idle, loaded, background: bg },
+      ratioSpread: ratios.length > 1 ? `(${fmt(Math.min(...ratios))}–${fmt(Math.max(...ratios))})` : undefined,
+      foreignCores: Math.max(...idle.map((r) => r.foreignCores), ...loaded.map((r) => r.foreignCores)),
+      detail: { idle, loaded, background },
     });
   } catch (e) {
     errorRow(section, name, failed(section, e), target);
   }
+}
+
+/** Runs `measure` while a separate process keeps 16M-element binary requests flowing to the service. */
+async function underBackgroundLoad(
+  serviceUrl: string,
+  measure: () => Promise<Measured>,
+): Promise<{ measured: Measured; bg: LoadResult }> {
+  const backgroundSeconds = 1 + SETTINGS.warmup + SETTINGS.duration + 1;
+  log(`background: 16M-element binary requests, ${BACKGROUND_CONNECTIONS} connection(s), ${backgroundSeconds}s`);
+  const loadSpec = JSON.stringify({
+    url: `${serviceUrl}/v1/dropout?p=0.5&seed=1`,
+    elements: 16 * M,
+    connections: BACKGROUND_CONNECTIONS,
+    duration: backgroundSeconds,
+  });
+  const child = spawnChild('background load', process.execPath, ['--import', 'tsx', 'bench/load.ts', loadSpec], {
+    cwd: ROOT,
+  });
+  await waitForOutput(child, /^started$/m, 60_000);
+  await sleep(1000);
+  const measured = await measure();
+  await child.exited;
+  const last = child.output().trim().split('\n').pop() ?? '';
+  return { measured, bg: JSON.parse(last) as LoadResult };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
