@@ -339,6 +339,16 @@ async function measureRun(c: HttpCase, label = ''): Promise<Measured> {
   return result;
 }
 
+/** The range of per-round ratios, shown after a row's ratio; none for a single round. */
+function spread(ratios: number[]): string | undefined {
+  return ratios.length > 1 ? `(${fmt(Math.min(...ratios))}–${fmt(Math.max(...ratios))})` : undefined;
+}
+
+/** Per-round ratios, listed in a figure's text. */
+function perRound(ratios: number[]): string {
+  return `${ratios.map((r) => r.toFixed(2)).join(', ')}x`;
+}
+
 /** Median of the finite values (mean of the middle two for an even count); NaN if there are none. */
 function median(values: number[]): number {
   const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
@@ -436,7 +446,7 @@ async function compare(
     target,
     // A round is as noisy as the noisier of its two runs; the row, as its median round.
     foreignCores: measuredRounds.length > 0 ? median(measuredRounds.map((x) => x.foreignCores)) : null,
-    ratioSpread: ratios.length > 1 ? `(${fmt(Math.min(...ratios))}–${fmt(Math.max(...ratios))})` : undefined,
+    ratioSpread: spread(ratios),
     detail: {
       subject: subject.name,
       reference: reference?.name ?? null,
@@ -546,7 +556,7 @@ async function responsivenessCase(serviceUrl: string): Promise<void> {
       baseline: p99Idle,
       baselineText: `p99 ${fmt(p99Idle)} ms idle (${fmt(median(idle.map((r) => r.rps)))} req/s)`,
       target,
-      ratioSpread: ratios.length > 1 ? `(${fmt(Math.min(...ratios))}–${fmt(Math.max(...ratios))})` : undefined,
+      ratioSpread: spread(ratios),
       foreignCores: Math.max(...idle.map((r) => r.foreignCores), ...loaded.map((r) => r.foreignCores)),
       detail: { idle, loaded, background },
     });
@@ -662,7 +672,7 @@ async function kernelCases(torchAvailable: boolean): Promise<SweepPoint[]> {
       section,
       case: 'host: 2 threads vs 1, the WASM kernel on cache-resident data, no pool (reference for the pool row)',
       figure: median(hostTwos),
-      figureText: `${fmt(median(hostTwos))} M el/s (rounds: ${hostRatios.map((r) => r.toFixed(2)).join(', ')}x)`,
+      figureText: `${fmt(median(hostTwos))} M el/s (rounds: ${perRound(hostRatios)})`,
       baseline: median(hostOnes),
       baselineText: `${fmt(median(hostOnes))} M el/s`,
       target: null,
@@ -672,7 +682,7 @@ async function kernelCases(torchAvailable: boolean): Promise<SweepPoint[]> {
       section,
       case: poolName,
       figure: two,
-      figureText: `${fmt(two)} M el/s (rounds: ${ratios.map((r) => r.toFixed(2)).join(', ')}x)`,
+      figureText: `${fmt(two)} M el/s (rounds: ${perRound(ratios)})`,
       baseline: one,
       baselineText: `${fmt(one)} M el/s`,
       target: { op: '>=', value: 1.8 },
