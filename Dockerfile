@@ -3,11 +3,12 @@
 # result; it rejects instructions it does not model, so keep to FROM/WORKDIR/COPY/RUN npm/ENV/USER/EXPOSE/
 # HEALTHCHECK/STOPSIGNAL/CMD/LABEL or extend the test with the new instruction.
 #
-# Base: Node 24 LTS on Debian 13 (trixie), slim variant. The tag pins the Node major line and the Debian release;
-# for byte-for-byte reproducible builds pin the digest too (node:24-trixie-slim@sha256:...) from your registry.
+# Base: Node 26, the Active LTS line since 2026-10-28 (24 is in maintenance), on Debian 13 (trixie), slim variant.
+# The tag pins the Node major line and the Debian release; for byte-for-byte reproducible builds pin the digest too
+# (node:26-trixie-slim@sha256:...) from your registry. `npm run test:image-node` runs the tests on this line's Node.
 
 # ---- build: all dependencies, compile TypeScript to dist/ (dist/kernel/wasm/*.wasm are copied by `npm run build`)
-FROM node:24-trixie-slim AS build
+FROM node:26-trixie-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 # No install scripts: nothing here builds native code, and the build only needs tsc.
@@ -17,7 +18,7 @@ COPY src ./src
 RUN npm run build
 
 # ---- runtime: production dependencies and the compiled output, nothing else
-FROM node:24-trixie-slim AS runtime
+FROM node:26-trixie-slim AS runtime
 # glibc otherwise gives the top of its heap back to the kernel after each large body's 64 KiB socket chunks are freed,
 # and faults it in again for the next (~40 % of req/s at 64K-element binary bodies; docs/performance.md). The same
 # setting as `npm start`, which test/allocator-tuning.test.ts checks.

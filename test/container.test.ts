@@ -11,10 +11,11 @@
  * ENV, as the image's user and, when this machine allows it, as PID 1 of a new PID namespace; it checks /healthz,
  * the HEALTHCHECK command, /readyz and two dropout calls, sends SIGTERM and expects exit 0 within the shutdown bound.
  *
- * The base image (node:24-trixie-slim) is stood in for by the Node.js and npm running this test. npm's download
- * cache is shared with the host: it is content-addressed and npm ci checks every tarball against the lockfile's
- * integrity, so it only saves downloads. npm ci gets --prefer-offline, --no-audit and --no-fund (as npm_config_*):
- * with a lockfile the installed tree is the same; they only skip registry round trips.
+ * The base image (node:26-trixie-slim) is stood in for by the Node.js and npm running this test; `npm run
+ * test:image-node` runs it on that image's Node line. npm's download cache is shared with the host: it is
+ * content-addressed and npm ci checks every tarball against the lockfile's integrity, so it only saves downloads.
+ * npm ci gets --prefer-offline, --no-audit and --no-fund (as npm_config_*): with a lockfile the installed tree is
+ * the same; they only skip registry round trips.
  *
  * Like Docker's build cache, a stage whose instructions and inputs hash the same as one built earlier in this run is
  * reused, and an npm ci whose file set, ENV and flags hash the same reuses the earlier node_modules (hard links), so
