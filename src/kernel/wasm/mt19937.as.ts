@@ -16,6 +16,31 @@ const M: i32 = 397;
 const UPPER: u32 = 0x80000000;
 const LOWER: u32 = 0x7fffffff;
 const MATRIX_A: u32 = 0x9908b0df;
+const TEMPER_B: u32 = 0x9d2c5680;
+const TEMPER_C: u32 = 0xefc60000;
+
+// The loops' vector constants as static data, loaded where they are used: V8 14 (Node 26) rebuilds an i32x4.splat
+// constant at every use inside a loop (a movabs, a vmovq and a shuffle each), which cost this module ~40 % of its
+// speed there (keep mask: ~780 M/s on Node 20, ~490 on Node 26, the same module). See dropout.as.ts.
+const VECTORS: usize = memory.data<u32>(
+  [
+    UPPER, UPPER, UPPER, UPPER,
+    LOWER, LOWER, LOWER, LOWER,
+    MATRIX_A, MATRIX_A, MATRIX_A, MATRIX_A,
+    TEMPER_B, TEMPER_B, TEMPER_B, TEMPER_B,
+    TEMPER_C, TEMPER_C, TEMPER_C, TEMPER_C,
+    0xffffffff, 0x1fffff, 0xffffffff, 0x1fffff, // the low 53 bits of each i64 lane
+    0x01010101, 0x01010101, 0x01010101, 0x01010101, // 1 in each byte
+  ],
+  16,
+);
+const V_UPPER: usize = VECTORS;
+const V_LOWER: usize = VECTORS + 16;
+const V_MATRIX: usize = VECTORS + 32;
+const V_TEMPER_B: usize = VECTORS + 48;
+const V_TEMPER_C: usize = VECTORS + 64;
+const V_LOW53: usize = VECTORS + 80;
+const V_ONES: usize = VECTORS + 96;
 
 // Keep bytes of one chunk (keepFill writes them; applyKeepScale reads them and, for the mask, rewrites them as 1/0).
 const OUT_BYTES: i32 = 64 * 1024;
@@ -72,28 +97,25 @@ function twistScalar(i: i32, next: i32, src: i32): void {
 // Words i .. i + 3 from words i .. i + 4 and src .. src + 3.
 // @ts-ignore: decorator
 @inline
-function twistVector(i: i32, src: i32, upper: v128, lower: v128, matrix: v128): void {
+function twistVector(i: i32, src: i32): void {
   const p = STATE + (<usize>i << 2);
-  const y = v128.or(v128.and(v128.load(p), upper), v128.and(v128.load(p + 4), lower));
+  const y = v128.or(v128.and(v128.load(p), v128.load(V_UPPER)), v128.and(v128.load(p + 4), v128.load(V_LOWER)));
   // All ones where y is odd, so that `and` picks MATRIX_A.
   const odd = i32x4.shr_s(i32x4.shl(y, 31), 31);
   const mixed = v128.xor(v128.load(STATE + (<usize>src << 2)), i32x4.shr_u(y, 1));
-  v128.store(p, v128.xor(mixed, v128.and(odd, matrix)));
+  v128.store(p, v128.xor(mixed, v128.and(odd, v128.load(V_MATRIX))));
 }
 
 /** The next N words in place, exactly as the reference in-place loop (Mt19937.#twist) computes them. */
 function twist(): void {
-  const upper = i32x4.splat(UPPER);
-  const lower = i32x4.splat(LOWER);
-  const matrix = i32x4.splat(MATRIX_A);
   let i = 0;
   // Words 0 .. 223 read old words only (i + M ≤ 623).
-  for (; i + 4 <= N - M - 3; i += 4) twistVector(i, i + M, upper, lower, matrix);
+  for (; i + 4 <= N - M - 3; i += 4) twistVector(i, i + M);
   // Words 224 .. 226: the last three with i + M < N (a vector here would need word 0's new value in lane 3).
   for (; i < N - M; i++) twistScalar(i, i + 1, i + M);
   // Words 227 .. 622: each reads the new word i + M − N, written at least 227 words earlier, and the old words
   // i + 1 .. i + 4 (word 623 is still old when i = 619).
-  for (; i + 4 <= N - 1; i += 4) twistVector(i, i + M - N, upper, lower, matrix);
+  for (; i + 4 <= N - 1; i += 4) twistVector(i, i + M - N);
   // Word 623 reads the new word 0.
   twistScalar(N - 1, 0, M - 1);
   index = 0;
@@ -104,8 +126,8 @@ function twist(): void {
 function temper(x: u32): u32 {
   let y = x;
   y ^= y >>> 11;
-  y ^= (y << 7) & 0x9d2c5680;
-  y ^= (y << 15) & 0xefc60000;
+  y ^= (y << 7) & TEMPER_B;
+  y ^= (y << 15) & TEMPER_C;
   y ^= y >>> 18;
   return y;
 }
@@ -114,8 +136,8 @@ function temper(x: u32): u32 {
 @inline
 function temperVector(x: v128): v128 {
   let y = v128.xor(x, i32x4.shr_u(x, 11));
-  y = v128.xor(y, v128.and(i32x4.shl(y, 7), i32x4.splat(0x9d2c5680)));
-  y = v128.xor(y, v128.and(i32x4.shl(y, 15), i32x4.splat(0xefc60000)));
+  y = v128.xor(y, v128.and(i32x4.shl(y, 7), v128.load(V_TEMPER_B)));
+  y = v128.xor(y, v128.and(i32x4.shl(y, 15), v128.load(V_TEMPER_C)));
   return v128.xor(y, i32x4.shr_u(y, 18));
 }
 
@@ -178,8 +200,6 @@ export function keepFill(n: i32, kf: f64): i32 {
     return kept;
   }
   const kv = i64x2.splat(<i64>k);
-  const low53 = i64x2.splat(0x1fffffffffffff);
-  const one = i8x16.splat(1);
   // Minus the number kept, lane by lane.
   let count = i32x4.splat(0);
   while (o < n) {
@@ -189,20 +209,22 @@ export function keepFill(n: i32, kf: f64): i32 {
     let w = STATE + (<usize>index << 2);
     let j = 0;
     for (; j + 16 <= take; j += 16, w += 128) {
+      const low53 = v128.load(V_LOW53);
       const k0 = keep4(w, kv, low53);
       const k1 = keep4(w + 32, kv, low53);
       const k2 = keep4(w + 64, kv, low53);
       const k3 = keep4(w + 96, kv, low53);
       count = i32x4.add(count, i32x4.add(i32x4.add(k0, k1), i32x4.add(k2, k3)));
       const bytes = i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(k0, k1), i16x8.narrow_i32x4_s(k2, k3));
-      v128.store(OUT + <usize>(o + j), v128.and(bytes, one));
+      v128.store(OUT + <usize>(o + j), v128.and(bytes, v128.load(V_ONES)));
     }
     for (; j + 8 <= take; j += 8, w += 64) {
+      const low53 = v128.load(V_LOW53);
       const k0 = keep4(w, kv, low53);
       const k1 = keep4(w + 32, kv, low53);
       count = i32x4.add(count, i32x4.add(k0, k1));
       const half = i16x8.narrow_i32x4_s(k0, k1);
-      v128.store64_lane(OUT + <usize>(o + j), v128.and(i8x16.narrow_i16x8_s(half, half), one), 0);
+      v128.store64_lane(OUT + <usize>(o + j), v128.and(i8x16.narrow_i16x8_s(half, half), v128.load(V_ONES)), 0);
     }
     index += j << 1;
     for (; j < take; j++) {
@@ -225,7 +247,6 @@ export function keepFill(n: i32, kf: f64): i32 {
  */
 export function applyKeepScale(n: i32, scale: f64, wide: bool, wantMask: bool): i32 {
   const zero = i32x4.splat(0);
-  const one = i8x16.splat(1);
   let count = i32x4.splat(0);
   let tail = 0;
   let i = 0;
@@ -233,7 +254,7 @@ export function applyKeepScale(n: i32, scale: f64, wide: bool, wantMask: bool): 
     const sv = f64x2.splat(scale);
     for (; i + 16 <= n; i += 16) {
       const kb = i8x16.ne(v128.load(OUT + <usize>i), zero);
-      if (wantMask) v128.store(OUT + <usize>i, v128.and(kb, one));
+      if (wantMask) v128.store(OUT + <usize>i, v128.and(kb, v128.load(V_ONES)));
       const lo = i16x8.extend_low_i8x16_s(kb);
       const hi = i16x8.extend_high_i8x16_s(kb);
       const q0 = i32x4.extend_low_i16x8_s(lo);
@@ -259,7 +280,7 @@ export function applyKeepScale(n: i32, scale: f64, wide: bool, wantMask: bool): 
     const sv = f32x4.splat(s);
     for (; i + 16 <= n; i += 16) {
       const kb = i8x16.ne(v128.load(OUT + <usize>i), zero);
-      if (wantMask) v128.store(OUT + <usize>i, v128.and(kb, one));
+      if (wantMask) v128.store(OUT + <usize>i, v128.and(kb, v128.load(V_ONES)));
       const lo = i16x8.extend_low_i8x16_s(kb);
       const hi = i16x8.extend_high_i8x16_s(kb);
       const q0 = i32x4.extend_low_i16x8_s(lo);
