@@ -59,7 +59,7 @@ export const EnvSchema = Type.Object({
     maximum: 1000,
     default: 300,
     description:
-      "V8's old-generation growing factor, as 1 + this/100 (0: V8's own, dynamic). Large bodies pass through the HTTP parser as ~64 MiB of short-lived Buffers per 64 MiB request, which V8 counts against the old generation; with its dynamic factor (often ~2x here) that started a full collection per large request, pausing small requests for 10-20 ms.",
+      "V8's old-generation growing factor, as 1 + this/100 (0: V8's own, dynamic). Large bodies pass through the HTTP parser as ~64 MiB of short-lived Buffers per 64 MiB request, which V8 counts towards a full collection; with its dynamic factor (often ~2x here) that started one per large request, pausing small requests for 10-20 ms. On V8 13.6+ (Node 24, 26) it also puts that external memory under the same limit (--external-memory-accounted-in-global-limit) instead of a fixed 64 MB.",
   }),
   MAX_QUEUE: Type.Integer({
     minimum: 1,

@@ -3,6 +3,7 @@ import { setFlagsFromString } from 'node:v8';
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
+import { heapFlags } from './heap-tuning.js';
 
 /** Longest a graceful shutdown may take before the process exits anyway. */
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -18,9 +19,9 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  // A process-wide V8 setting, so it is set here, before the pool's threads start, and not by buildApp (tests build
-  // many apps in one process). V8 reads the factor at every full collection, so setting it at run time takes effect.
-  if (config.heapGrowingPercent > 0) setFlagsFromString(`--heap-growing-percent=${config.heapGrowingPercent}`);
+  // Process-wide V8 settings, so they are set here, before the pool's threads start, and not by buildApp (tests build
+  // many apps in one process). V8 reads them at every collection, so setting them at run time takes effect.
+  for (const flag of heapFlags(config.heapGrowingPercent, process.versions.v8)) setFlagsFromString(flag);
   const app = await buildApp(config);
   closeWithGrace({ delay: SHUTDOWN_GRACE_MS }, async ({ signal, err }) => {
     if (err) app.log.error({ err }, 'shutting down after an error');
