@@ -12,8 +12,9 @@
  * the HEALTHCHECK command, /readyz and two dropout calls, sends SIGTERM and expects exit 0 within the shutdown bound.
  *
  * The base image (node:26-trixie-slim) is stood in for by the Node.js and npm running this test; `npm run
- * test:image-node` runs it on that image's Node line. npm's download cache is shared with the host: it is
- * content-addressed and npm ci checks every tarball against the lockfile's integrity, so it only saves downloads.
+ * test:image-node` runs it on that image's Node line (with this machine's npm: the official binary package has no
+ * npm). npm's download cache is shared with the host: it is content-addressed and npm ci checks every tarball
+ * against the lockfile's integrity, so it only saves downloads.
  * npm ci gets --prefer-offline, --no-audit and --no-fund (as npm_config_*): with a lockfile the installed tree is
  * the same; they only skip registry round trips.
  *
