@@ -109,6 +109,11 @@ export async function loadKernels(): Promise<{ kernels: Kernel[]; notes: string[
       notes.push('WASM kernel: src/kernel/wasm-dropout.ts has no dropoutRangeWasm export, skipped');
       return { kernels, notes };
     }
+    // The service itself runs the JS kernel where the runtime has no WebAssembly SIMD; so does the bench.
+    if (typeof mod.wasmSimdSupported === 'function' && !mod.wasmSimdSupported()) {
+      notes.push('WASM kernel: this runtime has no WebAssembly SIMD, skipped');
+      return { kernels, notes };
+    }
     kernels.push({ name: 'WASM kernel', fn: fn as KernelFn });
   } catch (error) {
     notes.push(`WASM kernel: failed to load (${error instanceof Error ? error.message : String(error)}), skipped`);
