@@ -232,6 +232,17 @@ async function startBaseline(): Promise<{ child: Child; url: string }> {
   return { child, url };
 }
 
+async function startNodeHttpBaseline(): Promise<{ child: Child; url: string }> {
+  const child = spawnChild('node:http baseline', process.execPath, ['--import', 'tsx', 'bench/node-http-baseline.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: '0' },
+  });
+  const [, port] = await waitForOutput(child, /\{"port":(\d+)\}/, 30_000);
+  const url = `http://127.0.0.1:${port}`;
+  await waitReady(`${url}/hello`, child);
+  return { child, url };
+}
+
 async function startFastapi(): Promise<{ child: Child; url: string }> {
   const port = await freePort();
   const child = spawnChild(
@@ -746,10 +757,11 @@ async function main(): Promise<void> {
 
   const sweep = await kernelCases(python.torch);
 
-  log('starting the service, the Fastify baseline and the FastAPI baseline');
-  const [service, baseline, fastapi] = await Promise.all([
+  log('starting the service, the Fastify and node:http baselines and the FastAPI baseline');
+  const [service, baseline, nodeHttp, fastapi] = await Promise.all([
     startService(),
     startBaseline(),
+    startNodeHttpBaseline(),
     python.fastapi
       ? startFastapi().catch((e: unknown) => {
           failed('starting the FastAPI baseline', e);
@@ -784,6 +796,13 @@ async function main(): Promise<void> {
     [
       'JSON 16: bare Fastify JSON echo vs GET /hello (reference)',
       jsonCase('echo JSON 16', `${base}/echo-json`, 16, 'input', true),
+      hello,
+      null,
+    ],
+    // Below any framework: Node's HTTP server alone reading, parsing and answering the same body.
+    [
+      'JSON 16: bare node:http JSON echo vs Fastify GET /hello (reference)',
+      jsonCase('node:http echo JSON 16', `${nodeHttp.url}/echo-json`, 16, 'input', true),
       hello,
       null,
     ],
