@@ -3,10 +3,10 @@
  *
  *   PORT=0 node --import tsx bench/node-http-baseline.ts   # prints {"port": N} on stdout once listening
  *
- * GET /hello -> {"hello":"world"} (readiness); POST /echo-json: the body gathered from 'data' events, JSON.parse, JSON.stringify, sent back. No routing, no
- * hooks, no logging, no validation: what reading and answering a small JSON body costs before any framework does
- * anything. The JSON 16 target is a ratio to Fastify's hello-world; this row shows how much of it the HTTP
- * exchange alone already takes.
+ * GET /hello -> {"hello":"world"} (the harness's readiness check). POST /echo-json: the body gathered from 'data'
+ * events, JSON.parse, JSON.stringify, sent back. No routing, hooks, logging or validation: what reading and
+ * answering a small JSON body costs before any framework does anything. The JSON 16 target is a ratio to Fastify's
+ * hello-world; this row shows how much of it the HTTP exchange alone already takes.
  */
 import { createServer } from 'node:http';
 

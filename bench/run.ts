@@ -1,6 +1,6 @@
 /**
- * The benchmark harness (`npm run bench`, `npm run bench -- --quick`): starts the service, a bare Fastify baseline
- * and a FastAPI + PyTorch baseline on 127.0.0.1, measures everything in one run, and prints one table of figures,
+ * The benchmark harness (`npm run bench`, `npm run bench -- --quick`): starts the service, a bare Fastify baseline,
+ * a bare node:http baseline (full runs) and a FastAPI + PyTorch baseline on 127.0.0.1, measures everything in one run, and prints one table of figures,
  * baselines, ratios and targets. Writes bench/results/latest.json and bench/results/kernel-throughput.svg.
  *
  * Sections: kernel throughput (in process) and pool scaling; memory of one 64 MiB request; HTTP req/s and p99 against
@@ -761,7 +761,13 @@ async function main(): Promise<void> {
   const [service, baseline, nodeHttp, fastapi] = await Promise.all([
     startService(),
     startBaseline(),
-    startNodeHttpBaseline(),
+    // Only a reference row uses it, and --quick leaves reference rows out.
+    QUICK
+      ? Promise.resolve(null)
+      : startNodeHttpBaseline().catch((e: unknown) => {
+          failed('starting the node:http baseline', e);
+          return null;
+        }),
     python.fastapi
       ? startFastapi().catch((e: unknown) => {
           failed('starting the FastAPI baseline', e);
@@ -790,6 +796,7 @@ async function main(): Promise<void> {
     check: (status, body) => (status === 200 && body.toString() === '{"hello":"world"}' ? null : `status ${status}`),
   };
   const atLeast = (value: number): Target => ({ op: '>=', value });
+  const nodeHttpRow = 'JSON 16: bare node:http JSON echo vs Fastify GET /hello (reference)';
   const bareRows: Array<[string, HttpCase, HttpCase, Target | null]> = [
     ['JSON 16: service vs GET /hello', svc.json16, hello, atLeast(0.6)],
     // The framework's own ceiling for the same request, for reference: parsing and answering a 16-value JSON body.
@@ -800,12 +807,16 @@ async function main(): Promise<void> {
       null,
     ],
     // Below any framework: Node's HTTP server alone reading, parsing and answering the same body.
-    [
-      'JSON 16: bare node:http JSON echo vs Fastify GET /hello (reference)',
-      jsonCase('node:http echo JSON 16', `${nodeHttp.url}/echo-json`, 16, 'input', true),
-      hello,
-      null,
-    ],
+    ...(nodeHttp
+      ? [
+          [
+            nodeHttpRow,
+            jsonCase('node:http echo JSON 16', `${nodeHttp.url}/echo-json`, 16, 'input', true),
+            hello,
+            null,
+          ] satisfies [string, HttpCase, HttpCase, null],
+        ]
+      : []),
     [
       'binary 64K: service vs binary echo',
       svc.bin64K,
@@ -821,10 +832,11 @@ async function main(): Promise<void> {
     ],
   ];
   for (const [name, subject, reference, target] of bareRows) {
-    // The reference row is left out of --quick, which must stay under two minutes.
+    // The reference rows are left out of --quick, which must stay under two minutes.
     if (QUICK && target === null) continue;
     await compare('HTTP vs bare Fastify', name, subject, reference, target);
   }
+  if (!QUICK && nodeHttp === null) errorRow('HTTP vs bare Fastify', nodeHttpRow, 'skipped (no node:http baseline)');
 
   const fastapiRows: Array<[string, HttpCase, (url: string) => HttpCase, Target | null]> = [
     ['JSON 16', svc.json16, (u) => jsonCase('fastapi JSON 16', `${u}/dropout`, 16, 'output', true), null],
