@@ -588,6 +588,7 @@ async function underBackgroundLoad(
     elements: 16 * M,
     connections: BACKGROUND_CONNECTIONS,
     duration: backgroundSeconds,
+    loader: loader.name,
   });
   const child = spawnChild('background load', process.execPath, ['--import', 'tsx', 'bench/load.ts', loadSpec], {
     cwd: ROOT,
@@ -747,7 +748,7 @@ async function main(): Promise<void> {
       loader.name === 'wrk'
         ? `wrk -t1 -c${SETTINGS.connections} --latency --timeout 30s, request from a Lua script (p99 from its --latency distribution)`
         : `autocannon in the harness process, ${SETTINGS.connections} connections (p99 from every 2xx response time)`
-    }; background 16M load in responsiveness: autocannon in its own process`,
+    }; background 16M load in responsiveness: ${loader.name} too, in its own process`,
   );
   note(
     `HTTP comparison rows: ${SETTINGS.rounds} alternating rounds (subject, reference, subject, ...) of ${SETTINGS.warmup}s warm-up + ${SETTINGS.duration}s each; figures are per-side medians of req/s and of p99, ratio = median/median, (a–b) = range of the per-round ratios`,
@@ -757,7 +758,7 @@ async function main(): Promise<void> {
 
   const sweep = await kernelCases(python.torch);
 
-  log('starting the service, the Fastify and node:http baselines and the FastAPI baseline');
+  log('starting the service and its baselines');
   const [service, baseline, nodeHttp, fastapi] = await Promise.all([
     startService(),
     startBaseline(),
