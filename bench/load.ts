@@ -1,22 +1,20 @@
 /**
  * Background load in its own process (so it does not share an event loop with the latency probe): binary float32
- * requests of `elements` elements to `url` over `connections` connections for `duration` seconds, with `loader`
- * (the probe's generator; autocannon when not given).
+ * requests of `elements` elements to `url` over `connections` connections for `duration` seconds.
  *
- *   node --import tsx bench/load.ts '{"url": "...", "elements": 16777216, "connections": 1, "duration": 5, "loader": "wrk"}'
+ *   node --import tsx bench/load.ts '{"url": "...", "elements": 16777216, "connections": 1, "duration": 5}'
  *
- * Prints "started" once the body is built and the load begins, then the LoadResult as JSON when done. The
- * generator matters on a 2-core machine: autocannon runs in JavaScript, and its threads (V8's GC helpers for 64 MiB
- * replies included) take CPU from the service that wrk, in C, does not (docs/performance.md, "Responsiveness").
+ * Prints "started" once the body is built and the load begins, then the LoadResult as JSON when done. autocannon
+ * only: it runs in JavaScript, so it gets its own event loop here. With wrk the harness runs the background itself,
+ * as a wrk child of its own (bench/run.ts, underBackgroundLoad).
  */
-import { float32Body, type LoaderName, runLoad } from './common.js';
+import { float32Body, runLoad } from './common.js';
 
 const spec = JSON.parse(process.argv[2] ?? '{}') as {
   url: string;
   elements: number;
   connections: number;
   duration: number;
-  loader?: LoaderName;
 };
 const body = float32Body(spec.elements, 2);
 process.stdout.write('started\n');
@@ -30,6 +28,6 @@ const result = await runLoad(
     duration: spec.duration,
     warmup: 0,
   },
-  spec.loader ?? 'autocannon',
+  'autocannon',
 );
 process.stdout.write(`${JSON.stringify(result)}\n`);
