@@ -1,7 +1,8 @@
 /**
  * The benchmark harness (`npm run bench`, `npm run bench -- --quick`): starts the service, a bare Fastify baseline,
- * a bare node:http baseline (full runs) and a FastAPI + PyTorch baseline on 127.0.0.1, measures everything in one run, and prints one table of figures,
- * baselines, ratios and targets. Writes bench/results/latest.json and bench/results/kernel-throughput.svg.
+ * a bare node:http baseline (full runs) and a FastAPI + PyTorch baseline on 127.0.0.1, measures everything in one
+ * run, and prints one table of figures, baselines, ratios and targets. Writes bench/results/latest.json and
+ * bench/results/kernel-throughput.svg.
  *
  * Sections: kernel throughput (in process) and pool scaling; memory of one 64 MiB request; HTTP req/s and p99 against
  * the bare-Fastify baseline and against FastAPI (subject and reference in alternating rounds, medians); p99 of small
@@ -221,19 +222,9 @@ async function startService(): Promise<{ child: Child; url: string }> {
   return { child, url };
 }
 
-async function startBaseline(): Promise<{ child: Child; url: string }> {
-  const child = spawnChild('fastify baseline', process.execPath, ['--import', 'tsx', 'bench/baseline-server.ts'], {
-    cwd: ROOT,
-    env: { ...process.env, PORT: '0' },
-  });
-  const [, port] = await waitForOutput(child, /\{"port":(\d+)\}/, 30_000);
-  const url = `http://127.0.0.1:${port}`;
-  await waitReady(`${url}/hello`, child);
-  return { child, url };
-}
-
-async function startNodeHttpBaseline(): Promise<{ child: Child; url: string }> {
-  const child = spawnChild('node:http baseline', process.execPath, ['--import', 'tsx', 'bench/node-http-baseline.ts'], {
+/** Starts a bare baseline server (a TypeScript file under bench/ that prints {"port": N} once listening). */
+async function startTsBaseline(name: string, script: string): Promise<{ child: Child; url: string }> {
+  const child = spawnChild(name, process.execPath, ['--import', 'tsx', script], {
     cwd: ROOT,
     env: { ...process.env, PORT: '0' },
   });
@@ -793,11 +784,11 @@ async function main(): Promise<void> {
   log('starting the service and its baselines');
   const [service, baseline, nodeHttp, fastapi] = await Promise.all([
     startService(),
-    startBaseline(),
+    startTsBaseline('fastify baseline', 'bench/baseline-server.ts'),
     // Only a reference row uses it, and --quick leaves reference rows out.
     QUICK
       ? Promise.resolve(null)
-      : startNodeHttpBaseline().catch((e: unknown) => {
+      : startTsBaseline('node:http baseline', 'bench/node-http-baseline.ts').catch((e: unknown) => {
           failed('starting the node:http baseline', e);
           return null;
         }),
