@@ -72,6 +72,24 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
   app.setNotFoundHandler(notFoundHandler);
   registerRequestLog(app);
   registerMetrics(app, pool);
+  // Content codings are case-insensitive and identity means none, but @fastify/compress compares the header with
+  // its list verbatim and counts identity as an unsupported coding. Normalised before its preParsing hook, an
+  // identity body also reads as uncoded everywhere else (its Content-Length is trusted, small bodies stay inline).
+  app.addHook('onRequest', (request, _reply, done) => {
+    // The raw headers: request.headers may be a merged copy, and a change to it would not reach the plugin.
+    const headers = request.raw.headers;
+    const declared = headers['content-encoding'];
+    if (declared !== undefined) {
+      const codings = declared
+        .toLowerCase()
+        .split(',')
+        .map((coding) => coding.trim())
+        .filter((coding) => coding !== '' && coding !== 'identity');
+      if (codings.length === 0) delete headers['content-encoding'];
+      else headers['content-encoding'] = codings.join(', ');
+    }
+    done();
+  });
   await app.register(compress, {
     global: true,
     encodings: ['gzip', 'deflate'],

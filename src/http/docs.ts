@@ -43,12 +43,31 @@ export async function registerDocs(app: FastifyInstance): Promise<void> {
   // Helmet adds onRequest hooks to every route of its context even with global: false, so it and the UI live in
   // their own encapsulated context: the compute routes do not pay ~20 µs a request for headers they never send.
   await app.register(async (docs) => {
-    await docs.register(helmet, { global: false });
+    await docs.register(helmet, {
+      global: false,
+      // The service is often reached over plain HTTP (a cluster address, a port-forward); a browser told to upgrade
+      // would fetch every asset over https from a host that has none, and Swagger UI would stay blank.
+      contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } },
+    });
     await docs.register(swaggerUi, {
       routePrefix: '/docs',
       uiHooks: {
-        onRequest: async (_request, reply) => {
+        onRequest: async (request, reply) => {
           await reply.helmet();
+          // The page cannot carry a query string: Swagger UI's initializer appends './json' to the page URL as text,
+          // so /docs?x would fetch /docs?x/./json (the page again), and the plugin's /static/index.html redirect
+          // only rewrites a path that ends the URL, so with a query it redirects to itself. The query means nothing
+          // to the UI (its deep links are in the fragment, which the browser keeps across a redirect), so it goes.
+          // Locations are relative, so they also hold behind a proxy that mounts the service under a path prefix.
+          const query = request.url.indexOf('?');
+          if (query === -1) return;
+          const route = request.routeOptions.url;
+          if (route === '/docs/static/index.html') return reply.redirect('../');
+          if (route === '/docs') {
+            // One route serves both /docs and /docs/.
+            const path = request.url.slice(0, query);
+            return reply.redirect(path.endsWith('/') ? './' : path.slice(path.lastIndexOf('/') + 1));
+          }
         },
       },
     });
