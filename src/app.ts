@@ -8,7 +8,9 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Config } from './config.js';
 import { registerAccess } from './http/access.js';
-import { registerBodyReader } from './http/body-reader.js';
+import { Admission } from './http/admission.js';
+import { bodyReader as createBodyReader } from './http/body-reader.js';
+import { BufferCache } from './http/buffer-cache.js';
 import { registerDocs } from './http/docs.js';
 import { createLogger } from './http/logger.js';
 import { registerMetrics } from './http/metrics.js';
@@ -25,10 +27,19 @@ import v2Routes from './routes/v2.js';
 declare module 'fastify' {
   interface FastifyInstance {
     dropoutPool: DropoutPool;
+    admission: Admission;
+    /** Starts the shutdown's drain: /readyz turns 503 and replies close their connections; requests still run. */
+    drain(): void;
   }
 }
 
-export async function buildApp(config: Config): Promise<FastifyInstance> {
+/** What the process, not the environment, gives the app. */
+export interface Runtime {
+  /** A full garbage collection, run after large buffers are dropped so their memory goes back to the system. */
+  collectGarbage?: () => void;
+}
+
+export async function buildApp(config: Config, runtime: Runtime = {}): Promise<FastifyInstance> {
   const log = createLogger(config.logLevel);
   const app = Fastify({
     loggerInstance: log.logger,
@@ -50,7 +61,18 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
   });
   // Tests reach the pool (its fault-injection switch, its queue) through the app; HTTP never can.
   app.decorate('dropoutPool', pool);
+  // Connections past the cap are closed on arrival, before they can take the descriptors the process needs.
+  app.server.maxConnections = config.maxConnections;
+  const buffers = new BufferCache({
+    maxCachedBytes: Math.min(256 * 1024 * 1024, Math.floor(config.maxInflightBytes / 4)),
+    collectGarbage: runtime.collectGarbage,
+  });
+  const admission = new Admission({ maxQueue: config.maxQueue, maxInflightBytes: config.maxInflightBytes }, buffers);
+  app.decorate('admission', admission);
   let closing = false;
+  app.decorate('drain', () => {
+    closing = true;
+  });
   const stalled = stalledUploadReaper(app.server);
   app.addHook('preClose', async () => {
     closing = true;
@@ -63,6 +85,7 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
     done(null, payload);
   });
   app.addHook('onClose', async () => {
+    buffers.close();
     await pool.close();
     await log.close();
   });
@@ -71,7 +94,7 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
   registerRequestLog(app);
-  registerMetrics(app, pool);
+  registerMetrics(app, pool, admission);
   // Content codings are case-insensitive and identity means none, but @fastify/compress compares the header with
   // its list verbatim and counts identity as an unsupported coding. Normalised before its preParsing hook, an
   // identity body also reads as uncoded everywhere else (its Content-Length is trusted, small bodies stay inline).
@@ -101,12 +124,11 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
   });
   await registerDocs(app);
 
-  const pressure = await registerPressure(app, config);
+  const pressure = registerPressure(app, config, admission);
   await registerAccess(app, config);
   const readiness = { notReadyReason: () => (closing ? 'the service is shutting down' : pressure.overloaded()) };
-  await app.register(healthRoutes, { readiness });
-  // Up to MAX_BODY_BYTES of body buffers are kept for reuse.
-  const bodyReader = registerBodyReader(app, config.maxBodyBytes, config.maxBodyBytes);
+  await app.register(healthRoutes, { readiness, liveness: { stuckReason: pressure.stuck } });
+  const bodyReader = createBodyReader({ limit: config.maxBodyBytes, idleTimeoutMs: config.bodyIdleTimeoutMs });
   await app.register(dropoutRoutes, { bodyReader, config, pool });
   await app.register(v2Routes, { prefix: '/v2', bodyReader, config, pool, readiness });
   return app;

@@ -5,6 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { type Static, Type } from 'typebox';
 import { Value } from 'typebox/value';
+import { defaultMaxConnections, memoryLimitBytes } from './system-limits.js';
 
 const MiB = 1024 * 1024;
 
@@ -61,11 +62,35 @@ export const EnvSchema = Type.Object({
     description:
       "V8's old-generation growing factor, as 1 + this/100 (0: V8's own, dynamic). Large bodies pass through the HTTP parser as ~64 MiB of short-lived Buffers per 64 MiB request, which V8 counts towards a full collection; with its dynamic factor (often ~2x here) that started one per large request, pausing small requests for 10-20 ms. On V8 13.6+ (Node 24, 26) it also puts that external memory under the same limit (--external-memory-accounted-in-global-limit) instead of a fixed 64 MB.",
   }),
+  MAX_INFLIGHT_BYTES: Type.Integer({
+    minimum: 1024,
+    default: Math.floor(memoryLimitBytes() * 0.4),
+    description:
+      'Most request-body bytes held at once, over all requests (declared Content-Length, or bytes read so far for chunked and compressed bodies); past it new requests get 503 OVERLOADED with Retry-After. Default: 40 % of the memory the process may use (the cgroup limit in a container, else physical memory); each request holds about 1.2x its body at its peak. Also caps MAX_BODY_BYTES.',
+  }),
+  MAX_CONNECTIONS: Type.Integer({
+    minimum: 1,
+    default: defaultMaxConnections(),
+    description:
+      'Most open client connections; further ones are closed on arrival. Default: the open-file limit (ulimit -n) less 10 % (at least 64) for everything else, so descriptors never run out.',
+  }),
+  BODY_IDLE_TIMEOUT_MS: Type.Integer({
+    minimum: 0,
+    default: 5000,
+    description:
+      'Longest silence between two pieces of a request body before the request fails with 408 and its connection is closed (0: only REQUEST_TIMEOUT_MS bounds an upload).',
+  }),
+  SHUTDOWN_DRAIN_MS: Type.Integer({
+    minimum: 0,
+    default: 2000,
+    description:
+      'On SIGTERM or SIGINT, how long the service keeps serving new requests while /readyz reports not ready (so load balancers move away), before it stops accepting and finishes what is in flight.',
+  }),
   MAX_QUEUE: Type.Integer({
     minimum: 1,
     default: 256,
     description:
-      'Most compute requests in flight (the queue in front of the pool); past it new ones get 503 OVERLOADED with Retry-After.',
+      'Most computations in flight (the queue in front of the pool), counted from when a request body is complete; past it new ones get 503 OVERLOADED with Retry-After.',
   }),
   REQUEST_TIMEOUT_MS: Type.Integer({
     minimum: 100,
@@ -109,6 +134,10 @@ export interface Config {
   chunkElements: number;
   workerNice: number;
   heapGrowingPercent: number;
+  maxInflightBytes: number;
+  maxConnections: number;
+  bodyIdleTimeoutMs: number;
+  shutdownDrainMs: number;
   maxQueue: number;
   requestTimeoutMs: number;
   maxEventLoopDelayMs: number;
@@ -152,13 +181,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     host: e.HOST,
     port: e.PORT,
     workers: e.WORKERS,
-    maxBodyBytes: e.MAX_BODY_BYTES,
+    // One body can never hold more than the whole budget.
+    maxBodyBytes: Math.min(e.MAX_BODY_BYTES, e.MAX_INFLIGHT_BYTES),
     maxElements: e.MAX_ELEMENTS,
     inlineMaxElements: e.INLINE_MAX_ELEMENTS,
     inlineMaxJsonBytes: e.INLINE_MAX_JSON_BYTES,
     chunkElements: e.CHUNK_ELEMENTS,
     workerNice: e.WORKER_NICE,
     heapGrowingPercent: e.HEAP_GROWING_PERCENT,
+    maxInflightBytes: e.MAX_INFLIGHT_BYTES,
+    maxConnections: e.MAX_CONNECTIONS,
+    bodyIdleTimeoutMs: e.BODY_IDLE_TIMEOUT_MS,
+    shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
     maxQueue: e.MAX_QUEUE,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     maxEventLoopDelayMs: e.MAX_EVENT_LOOP_DELAY_MS,

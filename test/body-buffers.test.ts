@@ -1,10 +1,11 @@
 import t from 'tap';
-import { SharedBufferPool } from '../src/codec/shared-pool.js';
+import { BufferCache } from '../src/http/buffer-cache.js';
 import { f32Bytes, postBinary, startApp } from './helpers.js';
 import { referenceDropout } from './reference.js';
 
 t.test('the pool hands out power-of-two buffers, reuses released ones, and keeps to its budget', (t) => {
-  const pool = new SharedBufferPool(1 << 20);
+  const pool = new BufferCache({ maxCachedBytes: 1 << 20 });
+  t.teardown(() => pool.close());
   const a = pool.acquire(100_000);
   t.equal(a.byteLength, 131072);
   pool.release(a);

@@ -1,44 +1,11 @@
 /** A real process receiving SIGTERM with requests in flight: all of them complete with correct bytes, then exit 0. */
-import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import http from 'node:http';
-import type { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { dropoutRange } from '../src/kernel/dropout.js';
 import { philoxKey } from '../src/kernel/philox.js';
 import { genInput } from './reference.js';
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-
-/** The server as a real process on a free port; it is killed when the test ends if it is still running. */
-async function startServer(
-  t: Test,
-  env: Record<string, string>,
-): Promise<{ child: ChildProcessByStdio<null, Readable, Readable>; origin: string; log: () => string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    cwd: ROOT,
-    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  t.teardown(() => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  });
-  let log = '';
-  const origin = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "listening" line in 20 s:\n${log}`)), 20_000);
-    child.stdout.on('data', (chunk: Buffer) => {
-      log += chunk.toString();
-      const match = /listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(log);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]);
-      }
-    });
-    child.once('exit', () => reject(new Error(`the server exited early:\n${log}`)));
-  });
-  return { child, origin, log: () => log };
-}
+import { startServer } from './server-process.js';
 
 t.test('SIGTERM: stop accepting, finish in-flight requests, close the pool, exit 0', async (t) => {
   const { child, origin, log } = await startServer(t, { WORKERS: '2', INLINE_MAX_ELEMENTS: '0' });

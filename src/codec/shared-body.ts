@@ -15,12 +15,22 @@ export type Allocate = (size: number) => Uint8Array;
 
 export const allocatePlain: Allocate = (size) => new Uint8Array(size);
 
-export function readIntoShared(
-  stream: Readable,
-  contentLength: string | undefined,
-  limit: number,
-  allocate: Allocate,
-): Promise<Uint8Array> {
+export interface ReadOptions {
+  /** The request's Content-Length header, when it is the body's size (not for a compressed body). */
+  contentLength: string | undefined;
+  /** Largest body, in bytes (MAX_BODY_BYTES). */
+  limit: number;
+  allocate: Allocate;
+  /** Called with the memory a chunked body outgrew, once its bytes are copied out. */
+  outgrown?: (bytes: Uint8Array) => void;
+  /** Called as bytes arrive with the total so far; an error stops the read. */
+  progress?: (received: number) => Error | null;
+  /** Longest silence between two chunks of the body before the read fails with 408 (0: no limit). */
+  idleTimeoutMs?: number;
+}
+
+export function readIntoShared(stream: Readable, options: ReadOptions): Promise<Uint8Array> {
+  const { contentLength, limit, allocate, outgrown, progress, idleTimeoutMs = 0 } = options;
   const declared = contentLength === undefined ? undefined : Number(contentLength);
   if (declared !== undefined && !(Number.isSafeInteger(declared) && declared >= 0)) {
     return Promise.reject(new ProblemError('INVALID_REQUEST', `Content-Length "${contentLength}" is not a byte count`));
@@ -36,18 +46,33 @@ export function readIntoShared(
     let received = 0;
     let failed = false;
     let ended = false;
+    let idle: NodeJS.Timeout | undefined;
+    if (idleTimeoutMs > 0) {
+      idle = setTimeout(() => {
+        fail(
+          new ProblemError(
+            'BODY_TIMEOUT',
+            `no body bytes arrived for ${idleTimeoutMs} ms (BODY_IDLE_TIMEOUT_MS); send the body without pausing`,
+          ),
+        );
+      }, idleTimeoutMs);
+    }
     const fail = (error: Error) => {
       if (failed) return;
       failed = true;
+      clearTimeout(idle);
       stream.removeListener('data', onData);
       // Keep draining so the connection can answer; the bytes are dropped.
       stream.resume();
       reject(error);
     };
     const onData = (chunk: Buffer) => {
+      idle?.refresh();
       const needed = received + chunk.length;
       if (needed > limit)
         return fail(new ProblemError('TOO_LARGE', `the body is over ${limit} bytes (MAX_BODY_BYTES)`));
+      const refused = progress?.(needed);
+      if (refused) return fail(refused);
       if (needed > bytes.length) {
         if (declared !== undefined) {
           return fail(new ProblemError('INVALID_REQUEST', `the body is longer than its Content-Length of ${declared}`));
@@ -55,6 +80,7 @@ export function readIntoShared(
         const grown = allocate(Math.min(limit, Math.max(needed, bytes.length * 2)));
         const grownTarget = Buffer.from(grown.buffer, grown.byteOffset, grown.length);
         copyBytes(grownTarget, 0, target.subarray(0, received));
+        outgrown?.(bytes);
         bytes = grown;
         target = grownTarget;
       }
@@ -80,6 +106,7 @@ export function readIntoShared(
     });
     stream.once('end', () => {
       ended = true;
+      clearTimeout(idle);
       if (failed) return;
       if (declared !== undefined && received !== declared) {
         return fail(new ProblemError('INVALID_REQUEST', `the body ended after ${received} of ${declared} bytes`));

@@ -1,44 +1,59 @@
 /**
- * Reads request bodies into recycled shared memory and gives the memory back when the response has gone out
- * (onResponse: the socket has the bytes). A request that is aborted never returns its buffers; they are simply
- * garbage-collected, so a buffer can never be reused while something might still read it.
+ * Reads a compute request's body into its lease's recycled shared memory. Bytes past what was reserved when the
+ * request arrived (a chunked body, or one that inflates) are reserved as they come, so the byte budget holds for
+ * every body; a body that stops arriving fails after BODY_IDLE_TIMEOUT_MS instead of holding its memory until the
+ * request deadline.
  */
 import type { IncomingMessage } from 'node:http';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { type Allocate, allocatePlain, readIntoShared } from '../codec/shared-body.js';
-import { SharedBufferPool } from '../codec/shared-pool.js';
+import type { FastifyRequest } from 'fastify';
+import { allocatePlain, readIntoShared } from '../codec/shared-body.js';
+import { ProblemError } from '../errors.js';
 
-declare module 'fastify' {
-  interface FastifyRequest {
-    leasedBuffers: SharedArrayBuffer[] | null;
-  }
-}
+/** Reserve at least this much at a time, so a chunked body costs a few reservations, not one per chunk. */
+const RESERVE_STEP = 1024 * 1024;
 
 export interface BodyReader {
   /** The body in shared memory (or plain memory with shared = false, for bodies that never leave this thread). */
   read(request: FastifyRequest, payload: IncomingMessage, shared?: boolean): Promise<Uint8Array>;
 }
 
-export function registerBodyReader(app: FastifyInstance, limit: number, maxCachedBytes: number): BodyReader {
-  const pool = new SharedBufferPool(maxCachedBytes);
-  app.decorateRequest('leasedBuffers', null);
-  app.addHook('onResponse', (request, _reply, done) => {
-    if (request.leasedBuffers) for (const buffer of request.leasedBuffers) pool.release(buffer);
-    done();
-  });
+export interface BodyReaderOptions {
+  /** Largest body, in bytes (MAX_BODY_BYTES). */
+  limit: number;
+  /** BODY_IDLE_TIMEOUT_MS. */
+  idleTimeoutMs: number;
+}
+
+export function isIdentityEncoding(request: FastifyRequest): boolean {
+  const coding = request.headers['content-encoding'];
+  return coding === undefined || coding.trim().toLowerCase() === 'identity';
+}
+
+export function bodyReader({ limit, idleTimeoutMs }: BodyReaderOptions): BodyReader {
   return {
     read(request, payload, shared = true) {
-      const allocate: Allocate = shared
-        ? (size) => {
-            const buffer = pool.acquire(size);
-            request.leasedBuffers ??= [];
-            request.leasedBuffers.push(buffer);
-            return new Uint8Array(buffer, 0, size);
-          }
-        : allocatePlain;
+      const lease = request.lease;
       // A compressed body's Content-Length counts compressed bytes; the limit applies to what it inflates to.
-      const encoded = (request.headers['content-encoding'] ?? 'identity') !== 'identity';
-      return readIntoShared(payload, encoded ? undefined : request.headers['content-length'], limit, allocate);
+      const contentLength = isIdentityEncoding(request) ? request.headers['content-length'] : undefined;
+      if (lease === null)
+        return readIntoShared(payload, { contentLength, limit, allocate: allocatePlain, idleTimeoutMs });
+      return readIntoShared(payload, {
+        contentLength,
+        limit,
+        idleTimeoutMs,
+        allocate: shared ? (size) => lease.acquire(size) : allocatePlain,
+        outgrown: (bytes) => lease.giveBack(bytes.buffer),
+        progress: (received) => {
+          const more = received - lease.reservedBytes;
+          if (more <= 0 || lease.reserve(Math.max(more, Math.min(RESERVE_STEP, limit - lease.reservedBytes))))
+            return null;
+          if (lease.reserve(more)) return null;
+          return new ProblemError(
+            'OVERLOADED',
+            `the service is overloaded: ${lease.admission.bytesFull(more)}; retry shortly`,
+          );
+        },
+      });
     },
   };
 }

@@ -6,8 +6,9 @@
 import type { FastifyInstance } from 'fastify';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { DropoutPool } from '../pool/dropout-pool.js';
+import type { Admission } from './admission.js';
 
-export function registerMetrics(app: FastifyInstance, pool: DropoutPool): void {
+export function registerMetrics(app: FastifyInstance, pool: DropoutPool, admission: Admission): void {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const labelNames = ['route', 'format', 'status'] as const;
@@ -47,6 +48,23 @@ export function registerMetrics(app: FastifyInstance, pool: DropoutPool): void {
     },
   });
   new Gauge({ name: 'dropout_pool_workers', help: 'Pool threads', registers: [registry] }).set(pool.workers);
+  const gauge = (name: string, help: string, read: () => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(read());
+      },
+    });
+  gauge(
+    'dropout_inflight_requests',
+    'Compute requests holding resources (uploading, computing or replying)',
+    () => admission.leases,
+  );
+  gauge('dropout_inflight_computations', 'Compute slots taken (of MAX_QUEUE)', () => admission.slots);
+  gauge('dropout_inflight_bytes', 'Request-body bytes reserved (of MAX_INFLIGHT_BYTES)', () => admission.bytes);
+  gauge('dropout_buffer_cache_bytes', 'Tensor memory kept for reuse', () => admission.buffers.cachedBytes);
 
   // Label children are looked up once per (route, format, status) and kept: prom-client otherwise hashes the label
   // object on every inc/observe, which is most of what a metric costs a small request.

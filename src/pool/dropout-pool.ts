@@ -114,11 +114,27 @@ export class DropoutPool {
       const mask = wantMask ? new Uint8Array(n) : undefined;
       return { kept: runRange(kernel, data, 0, n, mask), mask };
     }
+    if (signal?.aborted) throw signal.reason;
     const maskBuffer = wantMask ? new SharedArrayBuffer(n) : undefined;
     const dtype = kernel.kind === 'standard' ? kernel.params.dtype : kernel.plan.dtype;
+    const ranges = splitRanges(n, this.#options.workers, this.#options.chunkElements);
+    // These tasks write the request's own memory, so an abort must never leave one running once the request has ended
+    // and its memory is recycled: piscina aborts a running task by terminating its thread, which finishes
+    // asynchronously. So on abort the cancel flag is raised first, and only tasks that have not marked themselves
+    // started are aborted in piscina (dropped from its queue); a started one finishes its range (at most
+    // CHUNK_ELEMENTS), and one about to start sees the flag and returns without writing.
+    const control = new Int32Array(new SharedArrayBuffer(4 * (1 + ranges.length)));
+    const controllers = ranges.map(() => new AbortController());
+    const cancel = () => {
+      Atomics.store(control, 0, 1);
+      controllers.forEach((controller, i) => {
+        if (Atomics.load(control, 1 + i) === 0) controller.abort(signal?.reason);
+      });
+    };
+    signal?.addEventListener('abort', cancel, { once: true });
     // allSettled, not all: every task must be done with the memory before the request can end and recycle it.
     const settled = await Promise.allSettled(
-      splitRanges(n, this.#options.workers, this.#options.chunkElements).map(([start, end]) => {
+      ranges.map(([start, end], index) => {
         const task: RangeTask = {
           kernel,
           dtype,
@@ -128,12 +144,16 @@ export class DropoutPool {
           start,
           end,
           mask: maskBuffer,
+          control,
+          index,
         };
         const fault = this.#fault;
         this.#fault = undefined;
-        return this.#run<number>('range', fault ? { ...task, fault } : task, signal);
+        return this.#run<number>('range', fault ? { ...task, fault } : task, controllers[index]?.signal);
       }),
     );
+    signal?.removeEventListener('abort', cancel);
+    if (signal?.aborted) throw signal.reason;
     let kept = 0;
     for (const outcome of settled) {
       if (outcome.status === 'rejected') throw outcome.reason;

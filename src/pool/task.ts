@@ -18,6 +18,12 @@ export interface RangeTask {
   end: number;
   /** One byte per element; the task writes its range. */
   mask?: SharedArrayBuffer;
+  /**
+   * [0] is non-zero once the request is abandoned; [1 + index] is set by the task when it starts. A task that finds
+   * [0] set returns without computing.
+   */
+  control: Int32Array;
+  index: number;
   /** Planted by DropoutPool.injectFault in tests only. */
   fault?: 'throw' | 'exit';
 }

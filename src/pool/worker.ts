@@ -20,6 +20,8 @@ export function range(task: RangeTask): number {
   if (task.fault === 'throw') throw new Error('injected worker fault');
   // In a worker thread process.exit ends the thread only: the pool sees a dead worker and replaces it.
   if (task.fault === 'exit') process.exit(1);
+  Atomics.store(task.control, 1 + task.index, 1);
+  if (Atomics.load(task.control, 0) !== 0) return 0;
   const data = viewOf(task.dtype, task.buffer, task.byteOffset, task.length);
   return runRange(task.kernel, data, task.start, task.end, task.mask ? new Uint8Array(task.mask) : undefined);
 }

@@ -12,6 +12,7 @@ import { NPY_BFLOAT16_DETAIL } from '../codec/npy.js';
 import { resolveSettings } from '../codec/settings.js';
 import type { Config } from '../config.js';
 import { ProblemError } from '../errors.js';
+import { NO_LEASE } from '../http/admission.js';
 import type { BodyReader } from '../http/body-reader.js';
 import { requestSignal } from '../http/deadline.js';
 import {
@@ -119,46 +120,48 @@ const dropoutRoutes: FastifyPluginAsyncTypebox<DropoutRouteOptions> = async (app
         })) satisfies SwaggerTransform,
       },
     },
-    async (request, reply) => {
-      const body: unknown = request.body;
-      const format = formatOf(body);
-      if (format === undefined) {
-        throw new ProblemError(
-          'UNSUPPORTED_MEDIA_TYPE',
-          `send the tensor as ${Object.values(MEDIA_TYPES).join(', ')} (got ${request.headers['content-type'] ?? 'no Content-Type'})`,
-        );
-      }
-      const replyFormat = negotiateFormat(request.headers.accept, format);
-      if (replyFormat === undefined) {
-        throw new ProblemError('NOT_ACCEPTABLE', `Accept must allow ${Object.values(MEDIA_TYPES).join(' or ')}`);
-      }
-      // Created once the tensor may reach the pool: a deadline timer is not worth setting for in-thread work.
-      let signal: AbortSignal | undefined;
-      const abortSignal = () => {
-        signal ??= requestSignal(reply, config.requestTimeoutMs);
-        return signal;
-      };
-      const decoded =
-        format === 'binary'
-          ? decodeBinaryRequest(body as Uint8Array, request.query, limits)
-          : format === 'npy'
-            ? decodeNpyRequest(body as NpyBody, request.query, limits)
-            : await decodeJsonRequest(body, pool, limits, abortSignal);
-      if (replyFormat === 'npy' && decoded.tensor.dtype === 'bfloat16') {
-        throw new ProblemError('UNSUPPORTED_DTYPE', NPY_BFLOAT16_DETAIL);
-      }
-      if (decoded.wantMask && replyFormat !== 'json') {
-        throw new ProblemError('NOT_ACCEPTABLE', 'return_mask needs a JSON reply: send Accept: application/json');
-      }
-      const { tensor } = decoded;
-      const settings = resolveSettings(decoded.raw, tensor.shape, tensor.dtype);
-      request.tensorLog = { format, dtype: tensor.dtype, elements: tensor.data.length, variant: settings.variant };
+    // The lease is held until the handler is done, so no worker can still be writing memory that gets recycled.
+    async (request, reply) =>
+      (request.lease ?? NO_LEASE).during(async () => {
+        const body: unknown = request.body;
+        const format = formatOf(body);
+        if (format === undefined) {
+          throw new ProblemError(
+            'UNSUPPORTED_MEDIA_TYPE',
+            `send the tensor as ${Object.values(MEDIA_TYPES).join(', ')} (got ${request.headers['content-type'] ?? 'no Content-Type'})`,
+          );
+        }
+        const replyFormat = negotiateFormat(request.headers.accept, format);
+        if (replyFormat === undefined) {
+          throw new ProblemError('NOT_ACCEPTABLE', `Accept must allow ${Object.values(MEDIA_TYPES).join(' or ')}`);
+        }
+        // Created once the tensor may reach the pool: a deadline timer is not worth setting for in-thread work.
+        let signal: AbortSignal | undefined;
+        const abortSignal = () => {
+          signal ??= requestSignal(reply, config.requestTimeoutMs);
+          return signal;
+        };
+        const decoded =
+          format === 'binary'
+            ? decodeBinaryRequest(body as Uint8Array, request.query, limits)
+            : format === 'npy'
+              ? decodeNpyRequest(body as NpyBody, request.query, limits)
+              : await decodeJsonRequest(body, pool, limits, abortSignal);
+        if (replyFormat === 'npy' && decoded.tensor.dtype === 'bfloat16') {
+          throw new ProblemError('UNSUPPORTED_DTYPE', NPY_BFLOAT16_DETAIL);
+        }
+        if (decoded.wantMask && replyFormat !== 'json') {
+          throw new ProblemError('NOT_ACCEPTABLE', 'return_mask needs a JSON reply: send Accept: application/json');
+        }
+        const { tensor } = decoded;
+        const settings = resolveSettings(decoded.raw, tensor.shape, tensor.dtype);
+        request.tensorLog = { format, dtype: tensor.dtype, elements: tensor.data.length, variant: settings.variant };
 
-      const big = tensor.data.length > config.inlineMaxElements;
-      const result = await applyDropout(pool, tensor, settings, decoded.wantMask, big ? abortSignal() : undefined);
-      if (replyFormat !== 'json') return sendBinary(reply, replyFormat, tensor, settings, result);
-      return sendJson(reply, decoded, settings, result, pool, config.inlineMaxJsonBytes, abortSignal);
-    },
+        const big = tensor.data.length > config.inlineMaxElements;
+        const result = await applyDropout(pool, tensor, settings, decoded.wantMask, big ? abortSignal() : undefined);
+        if (replyFormat !== 'json') return sendBinary(reply, replyFormat, tensor, settings, result);
+        return sendJson(reply, decoded, settings, result, pool, config.inlineMaxJsonBytes, abortSignal);
+      }),
   );
 };
 

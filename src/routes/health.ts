@@ -9,18 +9,30 @@ export interface Readiness {
   notReadyReason(): string | null;
 }
 
-export default async function healthRoutes(app: FastifyInstance, opts: { readiness: Readiness }): Promise<void> {
+export interface Liveness {
+  /** Why the service can no longer make progress (a restart is the cure), or null. */
+  stuckReason(): string | null;
+}
+
+export default async function healthRoutes(
+  app: FastifyInstance,
+  opts: { readiness: Readiness; liveness: Liveness },
+): Promise<void> {
   app.get(
     '/healthz',
     {
       schema: {
         tags: ['operations'],
         security: [],
-        summary: 'Liveness: the process answers',
-        response: { 200: Type.Object({ status: Type.Literal('ok') }) },
+        summary: 'Liveness: the process answers and its requests make progress',
+        response: { 200: Type.Object({ status: Type.Literal('ok') }), 503: ProblemSchema },
       },
     },
-    async () => ({ status: 'ok' as const }),
+    async (_request, reply) => {
+      const reason = opts.liveness.stuckReason();
+      if (reason !== null) return sendProblem(reply, 'NOT_LIVE', reason);
+      return { status: 'ok' as const };
+    },
   );
   app.get(
     '/readyz',
