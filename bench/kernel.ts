@@ -255,7 +255,15 @@ export async function torchSweep(options: {
  * path, with `workers` threads: median M elements/s, as `measure` takes it.
  */
 export async function poolThroughput(workers: number, n: number, reps: number, minMs: number): Promise<number> {
-  const pool = new DropoutPool({ workers, chunkElements: 4 * M, inlineMaxElements: 0, workerNice: 0 });
+  const pool = new DropoutPool({
+    workers,
+    chunkElements: 4 * M,
+    inlineMaxElements: 0,
+    workerNice: 0,
+    onError: (error) => {
+      throw error;
+    },
+  });
   try {
     const data = new Float32Array(new SharedArrayBuffer(n * 4));
     data.set(sampleArray('float32', n));

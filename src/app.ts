@@ -58,6 +58,7 @@ export async function buildApp(config: Config, runtime: Runtime = {}): Promise<F
     chunkElements: config.chunkElements,
     inlineMaxElements: config.inlineMaxElements,
     workerNice: config.workerNice,
+    onError: (err) => app.log.error({ err }, 'a pool thread failed outside any task'),
   });
   // Tests reach the pool (its fault-injection switch, its queue) through the app; HTTP never can.
   app.decorate('dropoutPool', pool);

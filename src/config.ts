@@ -69,10 +69,10 @@ export const EnvSchema = Type.Object({
       'Most request-body bytes held at once, over all requests (declared Content-Length, or bytes read so far for chunked and compressed bodies); past it new requests get 503 OVERLOADED with Retry-After. Default: 40 % of the memory the process may use (the cgroup limit in a container, else physical memory); each request holds about 1.2x its body at its peak. Also caps MAX_BODY_BYTES.',
   }),
   MAX_CONNECTIONS: Type.Integer({
-    minimum: 1,
-    default: defaultMaxConnections(),
+    minimum: 0,
+    default: 0,
     description:
-      'Most open client connections; further ones are closed on arrival. Default: the open-file limit (ulimit -n) less 10 % (at least 64) for everything else, so descriptors never run out.',
+      'Most open client connections; further ones are closed on arrival. 0: derived from the open-file limit (ulimit -n), less what the process has open at start, what its pool threads need and a tenth of the limit, so descriptors never run out.',
   }),
   BODY_IDLE_TIMEOUT_MS: Type.Integer({
     minimum: 0,
@@ -190,7 +190,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     workerNice: e.WORKER_NICE,
     heapGrowingPercent: e.HEAP_GROWING_PERCENT,
     maxInflightBytes: e.MAX_INFLIGHT_BYTES,
-    maxConnections: e.MAX_CONNECTIONS,
+    maxConnections: e.MAX_CONNECTIONS > 0 ? e.MAX_CONNECTIONS : defaultMaxConnections(e.WORKERS),
     bodyIdleTimeoutMs: e.BODY_IDLE_TIMEOUT_MS,
     shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
     maxQueue: e.MAX_QUEUE,

@@ -2,7 +2,7 @@
  * What the process may use, read once at start-up for configuration defaults: the memory it may hold (the cgroup
  * limit inside a container, else physical memory) and the file descriptors it may open (RLIMIT_NOFILE).
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
 
 /** Bytes of memory the process may use. */
@@ -26,11 +26,25 @@ export function openFileLimit(): number | undefined {
   }
 }
 
+/** Descriptors the process has open now. */
+export function openDescriptors(): number | undefined {
+  try {
+    return readdirSync('/proc/self/fd').length;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Descriptors a pool thread needs beyond the main thread's: its message ports, and files while it loads. */
+const DESCRIPTORS_PER_WORKER = 16;
+
 /**
- * Connections to accept at most so that descriptors never run out: the soft limit less what the process needs for
- * everything else (pool threads, logs, /proc reads by metrics), with a margin.
+ * Connections to accept at most so that descriptors never run out: the soft limit less what is open at start-up,
+ * what the pool threads need (also when one is replaced), and a tenth of the limit for everything else (log
+ * destinations, /proc reads by the metrics).
  */
-export function defaultMaxConnections(fileLimit = openFileLimit()): number {
+export function defaultMaxConnections(workers: number, fileLimit = openFileLimit(), open = openDescriptors()): number {
   if (fileLimit === undefined) return 10_000;
-  return Math.max(16, fileLimit - Math.max(64, Math.ceil(fileLimit * 0.1)));
+  const reserved = (open ?? 64) + DESCRIPTORS_PER_WORKER * (workers + 1) + Math.ceil(fileLimit / 10);
+  return Math.max(16, fileLimit - reserved);
 }

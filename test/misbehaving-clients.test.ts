@@ -267,3 +267,29 @@ t.test('a chunked body is held to the byte budget as it arrives', async (t) => {
   holder.destroy();
   t.same(await settled(app), { slots: 0, bytes: 0, leases: 0 });
 });
+
+t.test('more connections than descriptors: the excess is closed, the process survives (ulimit -n 256)', async (t) => {
+  const server = await startServer(t, {}, { fileLimit: 256 });
+  const sockets = await Promise.all(
+    Array.from({ length: 300 }, async () => {
+      const socket = net.connect(server.port, '127.0.0.1');
+      socket.on('error', () => {});
+      await once(socket, 'connect');
+      return socket;
+    }),
+  );
+  let closed = 0;
+  for (const socket of sockets) socket.once('close', () => closed++);
+  // Long enough for every periodic check (the event-loop sampler, the lease sweep) to run a few times.
+  await new Promise((r) => setTimeout(r, 3500));
+  t.equal(
+    server.child.exitCode,
+    null,
+    `the process is still running${server.child.exitCode === null ? '' : `:\n${server.log()}`}`,
+  );
+  t.ok(closed >= 300 - 200, `${closed} connections past MAX_CONNECTIONS were closed on arrival`);
+  for (const socket of sockets) socket.destroy();
+  await new Promise((r) => setTimeout(r, 200));
+  t.equal((await fetch(`${server.origin}/healthz`)).status, 200, 'and it serves again once they are gone');
+  t.same(await exactBinary(server.port, 4096, 5), { status: 200, exact: true });
+});

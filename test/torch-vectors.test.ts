@@ -109,7 +109,15 @@ async function run(pool: DropoutPool, v: Omit<Vector, keyof Described> & { numel
 }
 
 t.test('every PyTorch vector, bit for bit, through the settings and the pool', async (t) => {
-  const pool = new DropoutPool({ workers: 2, chunkElements: 50_000, inlineMaxElements: 2048, workerNice: 0 });
+  const pool = new DropoutPool({
+    workers: 2,
+    chunkElements: 50_000,
+    inlineMaxElements: 2048,
+    workerNice: 0,
+    onError: (error) => {
+      throw error;
+    },
+  });
   t.teardown(() => pool.close());
   t.ok(file.vectors.length >= 1800, `${file.vectors.length} vectors`);
   const failures: string[] = [];
@@ -122,7 +130,15 @@ t.test('every PyTorch vector, bit for bit, through the settings and the pool', a
 });
 
 t.test('continuation: a second call with offset = noise elements drawn replays PyTorch’s second call', async (t) => {
-  const pool = new DropoutPool({ workers: 2, chunkElements: 4096, inlineMaxElements: 64, workerNice: 0 });
+  const pool = new DropoutPool({
+    workers: 2,
+    chunkElements: 4096,
+    inlineMaxElements: 64,
+    workerNice: 0,
+    onError: (error) => {
+      throw error;
+    },
+  });
   t.teardown(() => pool.close());
   for (const c of file.continuation) {
     const shape = c.shape;
@@ -138,7 +154,15 @@ t.test('continuation: a second call with offset = noise elements drawn replays P
 });
 
 t.test('16M elements: the same bytes as PyTorch with 1 and 2 threads', async (t) => {
-  const pool = new DropoutPool({ workers: 2, chunkElements: 1 << 22, inlineMaxElements: 16384, workerNice: 0 });
+  const pool = new DropoutPool({
+    workers: 2,
+    chunkElements: 1 << 22,
+    inlineMaxElements: 16384,
+    workerNice: 0,
+    onError: (error) => {
+      throw error;
+    },
+  });
   t.teardown(() => pool.close());
   const big = file.big[0];
   const out = await run(pool, {

@@ -22,6 +22,11 @@ export interface PoolOptions {
   inlineMaxElements: number;
   /** Scheduling niceness of the worker threads (0: same as the event loop). */
   workerNice: number;
+  /**
+   * A thread failing outside any task (it could not start, say, when descriptors ran out). Piscina emits these as
+   * 'error' events, which would end the process with nobody listening; the pool replaces the thread either way.
+   */
+  onError: (error: Error) => void;
 }
 
 /** A fault a test can plant in the next range task, to prove a broken worker costs only its own request. */
@@ -58,6 +63,7 @@ export class DropoutPool {
       idleTimeout: Number.POSITIVE_INFINITY,
       workerData: { nice: options.workerNice },
     });
+    this.#piscina.on('error', options.onError);
   }
 
   #fault: InjectedFault | undefined;
