@@ -4,8 +4,9 @@
  */
 
 import { ProblemError } from '../errors.js';
+import { validateBody } from '../http/validation.js';
 import type { Dtype, TensorData } from '../kernel/dtype.js';
-import { type InferRequest, V2_DATATYPES, type V2Datatype } from '../schemas/v2.js';
+import { InferParameters, InferRequest, V2_DATATYPES, type V2Datatype } from '../schemas/v2.js';
 import { decodeBinaryTensor, tensorBytes } from './binary-tensor.js';
 import { decodeJsonTensor, type JsonLimits, type Tensor } from './json-tensor.js';
 import { JsonWriter } from './json-writer.js';
@@ -21,11 +22,11 @@ export interface InferCall {
   outputs: Array<{ name: OutputName; binary: boolean }>;
 }
 
-/** Splits a body into its JSON header and the binary section after it (Inference-Header-Content-Length). */
+/** Splits a body into its JSON header's bytes and the binary section after them (Inference-Header-Content-Length). */
 export function splitInferBody(
   bytes: Uint8Array,
   headerLength: string | undefined,
-): { header: unknown; binary: Uint8Array } {
+): { header: Uint8Array; binary: Uint8Array } {
   let length = bytes.length;
   if (headerLength !== undefined) {
     length = /^\d+$/.test(headerLength.trim()) ? Number(headerLength) : Number.NaN;
@@ -36,9 +37,13 @@ export function splitInferBody(
       );
     }
   }
-  const text = Buffer.from(bytes.buffer, bytes.byteOffset, length).toString('utf8');
+  return { header: bytes.subarray(0, length), binary: bytes.subarray(length) };
+}
+
+export function parseInferHeader(header: Uint8Array): unknown {
+  const text = Buffer.from(header.buffer, header.byteOffset, header.length).toString('utf8');
   try {
-    return { header: JSON.parse(text), binary: bytes.subarray(length) };
+    return JSON.parse(text);
   } catch (error) {
     throw new ProblemError('MALFORMED_JSON', `the inference header is not valid JSON: ${(error as Error).message}`);
   }
@@ -59,7 +64,28 @@ export function datatypeOf(dtype: Dtype): V2Datatype {
   return (Object.keys(V2_DATATYPES) as V2Datatype[]).find((k) => V2_DATATYPES[k] === dtype) as V2Datatype;
 }
 
-export function decodeInferCall(request: InferRequest, binary: Uint8Array, limits: JsonLimits): InferCall {
+/** Decodes a JSON input's `data`; a worker reads it from bytes already parsed (../pool/json-tasks.ts). */
+export type DecodeData = (data: unknown[], shape: number[], dtype: Dtype) => Tensor;
+
+/** A parsed header to a call: the schemas first, then the model's own checks and the input tensor. */
+export function readInferCall(
+  header: unknown,
+  binary: Uint8Array,
+  limits: JsonLimits,
+  decodeData?: DecodeData,
+): InferCall {
+  validateBody(InferRequest, header, 'request');
+  const request = header as InferRequest;
+  validateBody(InferParameters, request.parameters ?? {}, 'parameters');
+  return decodeInferCall(request, binary, limits, decodeData);
+}
+
+export function decodeInferCall(
+  request: InferRequest,
+  binary: Uint8Array,
+  limits: JsonLimits,
+  decodeData: DecodeData = (data, shape, dtype) => decodeJsonTensor(data, shape, dtype, limits),
+): InferCall {
   const [input, ...others] = request.inputs;
   if (others.length > 0 || input.name !== 'input') {
     throw new ProblemError(
@@ -84,11 +110,12 @@ export function decodeInferCall(request: InferRequest, binary: Uint8Array, limit
     }
     if (binary.length > 0)
       throw new ProblemError('INVALID_REQUEST', `${binary.length} bytes follow the header but no input is binary`);
-    tensor = decodeJsonTensor(input.data, input.shape, dtype, limits);
+    tensor = decodeData(input.data, input.shape, dtype);
   }
   const parameters = (request.parameters ?? {}) as RawSettings & { binary_data_output?: boolean };
   const binaryDefault = parameters.binary_data_output === true;
   const requested = request.outputs ?? [{ name: 'output' }];
+  const seen = new Set<string>();
   const outputs = requested.map((o) => {
     if (!(OUTPUT_NAMES as readonly string[]).includes(o.name)) {
       throw new ProblemError(
@@ -96,6 +123,9 @@ export function decodeInferCall(request: InferRequest, binary: Uint8Array, limit
         `unknown output "${o.name}"; model dropout has outputs "output" and "mask"`,
       );
     }
+    // Each listing writes the whole tensor again: a short request could otherwise ask for gigabytes of reply.
+    if (seen.has(o.name)) throw new ProblemError('INVALID_REQUEST', `output "${o.name}" is requested more than once`);
+    seen.add(o.name);
     const flag = o.parameters?.binary_data;
     return { name: o.name as OutputName, binary: typeof flag === 'boolean' ? flag : binaryDefault };
   });
@@ -113,12 +143,26 @@ export interface InferResult {
 
 /** The JSON header and the binary chunks that follow it, in output order. */
 export function encodeInferResponse(
-  call: InferCall,
+  call: InferReplyCall,
   result: InferResult,
   modelVersion: string,
 ): { header: Uint8Array; chunks: Uint8Array[] } {
+  return { header: encodeInferHeader(call, result, modelVersion), chunks: binaryChunks(call, result) };
+}
+
+/** What of the call its reply echoes. */
+export type InferReplyCall = Pick<InferCall, 'id' | 'outputs'>;
+
+/** The outputs sent as binary data, in order; views of the tensor and mask, not copies. */
+export function binaryChunks(call: InferReplyCall, result: InferResult): Uint8Array[] {
+  return call.outputs
+    .filter((o) => o.binary)
+    .map((o) => (o.name === 'mask' ? (result.mask ?? new Uint8Array(0)) : tensorBytes(result.tensor)));
+}
+
+/** The reply's JSON header, with the data of its JSON outputs. Pure: large ones are written by a pool worker. */
+export function encodeInferHeader(call: InferReplyCall, result: InferResult, modelVersion: string): Uint8Array {
   const w = new JsonWriter(256 + call.outputs.reduce((n, o) => n + (o.binary ? 0 : result.tensor.data.length * 12), 0));
-  const chunks: Uint8Array[] = [];
   w.ascii('{');
   if (call.id !== undefined) w.ascii(`"id":${JSON.stringify(call.id)},`);
   w.ascii(`"model_name":"dropout","model_version":${JSON.stringify(modelVersion)},`);
@@ -133,9 +177,8 @@ export function encodeInferResponse(
     const mask = result.mask ?? new Uint8Array(0);
     w.ascii(`{"name":"${o.name}","datatype":"${isMask ? 'BOOL' : datatypeOf(dtype)}","shape":${JSON.stringify(shape)}`);
     if (o.binary) {
-      const bytes = isMask ? mask : tensorBytes(result.tensor);
-      chunks.push(bytes);
-      w.ascii(`,"parameters":{"binary_data_size":${bytes.byteLength}}}`);
+      const size = isMask ? mask.byteLength : data.byteLength;
+      w.ascii(`,"parameters":{"binary_data_size":${size}}}`);
       return;
     }
     w.ascii(',"data":[');
@@ -152,7 +195,7 @@ export function encodeInferResponse(
     w.ascii(']}');
   });
   w.ascii(']}');
-  return { header: w.bytes(), chunks };
+  return w.bytes();
 }
 
 function writeValue(w: JsonWriter, dtype: Dtype, data: TensorData): (i: number) => void {

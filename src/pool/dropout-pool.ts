@@ -10,6 +10,7 @@ import { Piscina } from 'piscina';
 import type { DropoutParams } from '../kernel/dropout.js';
 import type { FloatArray, TensorData } from '../kernel/dtype.js';
 import type { VariantPlan } from '../kernel/variants.js';
+import type { DecodeInferResult, DecodeInferTask, EncodeInferTask } from './infer-tasks.js';
 import type { EncodeJsonTask, ParseJsonResult, ParseJsonTask } from './json-tasks.js';
 import { drawNoise } from './noise.js';
 import { type NoiseTask, type RangeKernel, type RangeTask, runRange } from './task.js';
@@ -40,6 +41,9 @@ export interface DropoutResult {
 
 // Under tsx (tests, dev) this module is .ts and so is its worker; in dist both are .js.
 const WORKER_FILE = new URL(`./worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url).href;
+// The /v2 tasks' own file, which a worker loads on its first /v2 task: its schemas (TypeBox, Ajv) would otherwise
+// slow the start of every worker.
+const INFER_FILE = new URL(`./infer-tasks${extname(fileURLToPath(import.meta.url))}`, import.meta.url).href;
 
 /** Splits [0, n) into ranges of at most `chunk` elements, aligned to whole Philox blocks of 4 draws. */
 export function splitRanges(n: number, workers: number, chunk: number): Array<[number, number]> {
@@ -77,9 +81,9 @@ export class DropoutPool {
   }
 
   /** Runs a task; an abort rethrows the signal's reason (deadline, hang-up) rather than piscina's AbortError. */
-  async #run<T>(name: string, task: object, signal?: AbortSignal): Promise<T> {
+  async #run<T>(name: string, task: object, signal?: AbortSignal, filename?: string): Promise<T> {
     try {
-      return (await this.#piscina.run(task, { name, signal })) as T;
+      return (await this.#piscina.run(task, { name, signal, filename })) as T;
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
       throw error;
@@ -197,6 +201,44 @@ export class DropoutPool {
   /** Serialises a large JSON reply on a worker; the bytes come back transferred. */
   encodeJson(task: EncodeJsonTask, signal?: AbortSignal): Promise<Uint8Array> {
     return this.#run<Uint8Array>('encodeJson', task, signal);
+  }
+
+  /** Parses, validates and decodes a large inference request (/v2) on a worker. */
+  decodeInfer(task: DecodeInferTask, signal?: AbortSignal): Promise<DecodeInferResult> {
+    return this.#runInfer<DecodeInferResult>('decodeInfer', task, signal);
+  }
+
+  /** Writes a large inference reply's JSON header (/v2) on a worker; the bytes come back transferred. */
+  encodeInfer(task: EncodeInferTask, signal?: AbortSignal): Promise<Uint8Array> {
+    return this.#runInfer<Uint8Array>('encodeInfer', task, signal);
+  }
+
+  /**
+   * A /v2 task is never aborted through piscina, which would terminate the thread running it and with it the module
+   * the thread loaded for it (a replacement thread loads it again on its next /v2 task, and under a short deadline
+   * might never finish). An abort answers at once instead: the task returns as soon as it starts if it has not, and
+   * a running one finishes and its result is dropped. The tasks only read the request's memory.
+   */
+  async #runInfer<T>(name: string, task: object, signal?: AbortSignal): Promise<T> {
+    const cancel = new Int32Array(new SharedArrayBuffer(4));
+    const run = this.#run<T>(name, { ...task, cancel }, undefined, INFER_FILE);
+    if (!signal) return run;
+    let onAbort = () => {};
+    const aborted = new Promise<never>((_resolve, reject) => {
+      onAbort = () => {
+        Atomics.store(cancel, 0, 1);
+        reject(signal.reason);
+      };
+    });
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await Promise.race([run, aborted]);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      // Settled or not, the task's outcome is nobody's once the request has been answered.
+      run.catch(() => {});
+    }
   }
 
   close(): Promise<void> {

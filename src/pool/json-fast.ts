@@ -1,13 +1,13 @@
 /**
- * The fast path of a worker's JSON parse (./json-tasks.ts): the `input` member's value is read by WebAssembly
- * (../codec/json-numbers.ts) straight from the body's bytes, and only the rest of the body, with that value
- * replaced by [], goes through JSON.parse. Whatever it cannot settle exactly it declines (undefined), and the
- * caller runs the JSON.parse path, which gives today's result and words today's errors.
+ * The fast path of a worker's JSON parse (./json-tasks.ts): the tensor's array (`input` of /v1, `inputs[0].data`
+ * of /v2) is read by WebAssembly (../codec/json-numbers.ts) straight from the body's bytes, and only the rest of the
+ * body, with that array replaced by [], goes through JSON.parse. Whatever it cannot settle exactly it declines
+ * (undefined), and the caller runs the JSON.parse path, which gives today's result and words today's errors.
  *
  * Why the split is exact: the scan below tokenises a valid body exactly as JSON does, and the value it hands to
  * WebAssembly is checked there against the grammar. If the rest then parses, `[]` stood where a value stands, so
- * the whole body is valid JSON and parses to the rest with `input` set to that value. If either part fails, the
- * body is declined and JSON.parse reports on it as before.
+ * the whole body is valid JSON and parses to the rest with that value in place of the `[]`. If either part fails,
+ * the body is declined and JSON.parse reports on it as before.
  */
 
 import { type ParsedNumbers, parseJsonNumbers } from '../codec/json-numbers.js';
@@ -16,7 +16,7 @@ import { checkShape, elementCount } from '../codec/shape.js';
 import { type Dtype, encoderFor } from '../kernel/dtype.js';
 
 export interface SplitBody {
-  /** The body's text with the value of its (last) `input` member replaced by `[]`. */
+  /** The body's text with the array read replaced by `[]`. */
   rest: string;
   numbers: ParsedNumbers;
 }
@@ -70,23 +70,17 @@ function skipValue(b: Uint8Array, i: number): number {
   return j === i ? -1 : j;
 }
 
-// Longest spelling of "input": every character as a \uXXXX escape.
-const MAX_INPUT_KEY_BYTES = 2 + 5 * 6;
-
-/** Whether the key string at [start, end) (quotes included) unescapes to "input", as JSON.parse compares keys. */
-function isInputKey(b: Uint8Array, start: number, end: number): boolean {
-  if (
-    end - start === 7 &&
-    b[start + 1] === 0x69 &&
-    b[start + 2] === 0x6e &&
-    b[start + 3] === 0x70 &&
-    b[start + 4] === 0x75 &&
-    b[start + 5] === 0x74
-  )
-    return true;
-  if (end - start > MAX_INPUT_KEY_BYTES || b.subarray(start, end).indexOf(BACKSLASH) < 0) return false;
+/** Whether the key string at [start, end) (quotes included) unescapes to `name`, as JSON.parse compares keys. */
+function isKey(b: Uint8Array, start: number, end: number, name: string): boolean {
+  if (end - start === name.length + 2) {
+    let same = true;
+    for (let k = 0; k < name.length && same; k++) same = b[start + 1 + k] === name.charCodeAt(k);
+    if (same) return true;
+  }
+  // Longest spelling of an ASCII name: every character as a \uXXXX escape.
+  if (end - start > 2 + 6 * name.length || b.subarray(start, end).indexOf(BACKSLASH) < 0) return false;
   try {
-    return JSON.parse(text(b, start, end)) === 'input';
+    return JSON.parse(text(b, start, end)) === name;
   } catch {
     // A malformed key makes the rest unparseable too, so the body is declined there.
     return false;
@@ -99,32 +93,60 @@ function text(b: Uint8Array, start: number, end: number): string {
   return Buffer.from(b.buffer, b.byteOffset + start, end - start).toString('utf8');
 }
 
-/**
- * Finds the top-level object's last `input` member and reads its value; undefined unless the body is an object
- * whose last `input` is an array the WebAssembly reader accepts.
- */
-export function splitInputMember(b: Uint8Array, limits: JsonLimits, chunkBytes?: number): SplitBody | undefined {
-  let i = skipSpace(b, 0);
-  if (b[i] !== 0x7b) return undefined;
+/** Member names and array indexes from the top-level value down to the array of numbers. */
+export type ValuePath = readonly (string | number)[];
+
+interface Scan {
+  /** Just past the scanned value. */
+  end: number;
+  /** The array at the path, when this value holds it (as JSON.parse would resolve the path). */
+  found?: { start: number; numbers: ParsedNumbers };
+}
+
+interface ScanContext {
+  b: Uint8Array;
+  limits: JsonLimits;
+  chunkBytes?: number;
+}
+
+/** Past the value at b[i], reading the array at `path` below it if there is one; undefined declines the body. */
+function scanValue(c: ScanContext, i: number, path: ValuePath): Scan | undefined {
+  const { b } = c;
+  if (path.length === 0) {
+    if (b[i] === 0x5b) {
+      const numbers = parseJsonNumbers(b, i, c.limits.maxRank, c.limits.maxElements, c.chunkBytes);
+      return numbers && { end: numbers.end, found: { start: i, numbers } };
+    }
+  } else if (typeof path[0] === 'string' && b[i] === 0x7b) {
+    return scanMembers(c, i, path[0], path.slice(1));
+  } else if (typeof path[0] === 'number' && b[i] === 0x5b) {
+    return scanElements(c, i, path[0], path.slice(1));
+  }
+  // Not the container the path needs: JSON.parse would find no array there either.
+  const end = skipValue(b, i);
+  return end < 0 ? undefined : { end };
+}
+
+/** An object from its `{`, descending into member `name`. */
+function scanMembers(c: ScanContext, i: number, name: string, below: ValuePath): Scan | undefined {
+  const { b } = c;
+  let found: Scan['found'];
   i = skipSpace(b, i + 1);
-  let numbers: ParsedNumbers | undefined;
-  let start = -1;
   for (;;) {
     if (b[i] !== QUOTE) return undefined;
     const keyEnd = skipString(b, i);
     if (keyEnd < 0) return undefined;
-    const isInput = isInputKey(b, i, keyEnd);
+    const isTarget = isKey(b, i, keyEnd, name);
     i = skipSpace(b, keyEnd);
     if (b[i] !== 0x3a) return undefined;
     i = skipSpace(b, i + 1);
-    if (isInput && b[i] === 0x5b) {
-      numbers = parseJsonNumbers(b, i, limits.maxRank, limits.maxElements, chunkBytes);
-      if (!numbers) return undefined;
-      start = i;
-      i = numbers.end;
+    if (isTarget) {
+      const scan = scanValue(c, i, below);
+      if (!scan) return undefined;
+      // The last member of a name wins, as in JSON.parse: an earlier one's array stays in the rest as text.
+      found = scan.found;
+      i = scan.end;
     } else {
-      // A later `input` that is not an array wins (as in JSON.parse): there is then no tensor to read here.
-      if (isInput) numbers = undefined;
       i = skipValue(b, i);
       if (i < 0) return undefined;
     }
@@ -134,10 +156,55 @@ export function splitInputMember(b: Uint8Array, limits: JsonLimits, chunkBytes?:
       continue;
     }
     if (b[i] !== 0x7d) return undefined;
-    break;
+    return { end: i + 1, found };
   }
-  if (!numbers || skipSpace(b, i + 1) !== b.length) return undefined;
+}
+
+/** An array from its `[`, descending into element `index`. */
+function scanElements(c: ScanContext, i: number, index: number, below: ValuePath): Scan | undefined {
+  const { b } = c;
+  let found: Scan['found'];
+  i = skipSpace(b, i + 1);
+  if (b[i] === 0x5d) return { end: i + 1 };
+  for (let k = 0; ; k++) {
+    if (k === index) {
+      const scan = scanValue(c, i, below);
+      if (!scan) return undefined;
+      found = scan.found;
+      i = scan.end;
+    } else {
+      i = skipValue(b, i);
+      if (i < 0) return undefined;
+    }
+    i = skipSpace(b, i);
+    if (b[i] === 0x2c) {
+      i = skipSpace(b, i + 1);
+      continue;
+    }
+    if (b[i] !== 0x5d) return undefined;
+    return { end: i + 1, found };
+  }
+}
+
+/**
+ * Reads the array at `path` (e.g. ["input"], or ["inputs", 0, "data"] for an inference request) and replaces it by
+ * `[]` in the rest; undefined unless the body holds there an array the WebAssembly reader accepts.
+ */
+export function splitArrayAt(
+  b: Uint8Array,
+  path: ValuePath,
+  limits: JsonLimits,
+  chunkBytes?: number,
+): SplitBody | undefined {
+  const scan = scanValue({ b, limits, chunkBytes }, skipSpace(b, 0), path);
+  if (!scan?.found || skipSpace(b, scan.end) !== b.length) return undefined;
+  const { start, numbers } = scan.found;
   return { rest: `${text(b, 0, start)}[]${text(b, numbers.end, b.length)}`, numbers };
+}
+
+/** The top-level object's last `input` member, read as splitArrayAt does. */
+export function splitInputMember(b: Uint8Array, limits: JsonLimits, chunkBytes?: number): SplitBody | undefined {
+  return splitArrayAt(b, ['input'], limits, chunkBytes);
 }
 
 /**

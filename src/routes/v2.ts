@@ -5,18 +5,27 @@
 import type { IncomingMessage } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
+import type { JsonLimits } from '../codec/json-tensor.js';
 import { resolveSettings } from '../codec/settings.js';
-import { decodeInferCall, encodeInferResponse, splitInferBody } from '../codec/v2-infer.js';
+import {
+  binaryChunks,
+  encodeInferHeader,
+  type InferCall,
+  type InferResult,
+  parseInferHeader,
+  readInferCall,
+  splitInferBody,
+} from '../codec/v2-infer.js';
 import type { Config } from '../config.js';
 import { PROBLEMS, ProblemError } from '../errors.js';
 import type { BodyReader } from '../http/body-reader.js';
 import { requestSignal } from '../http/deadline.js';
 import { SERVICE_VERSION } from '../http/docs.js';
 import { sendParts } from '../http/reply-body.js';
-import { validateBody } from '../http/validation.js';
 import { applyDropout } from '../pool/apply.js';
 import type { DropoutPool } from '../pool/dropout-pool.js';
-import { InferParameters, InferRequest, ModelMetadata, ServerMetadata, V2Error } from '../schemas/v2.js';
+import { sharedMask, sharedTensor, tensorOf } from '../pool/infer-tasks.js';
+import { InferRequest, ModelMetadata, ServerMetadata, V2Error } from '../schemas/v2.js';
 import { MAX_RANK } from './dropout.js';
 import type { Readiness } from './health.js';
 
@@ -44,6 +53,54 @@ function sendError(reply: FastifyReply, status: number, message: string): Fastif
     .code(status)
     .header('content-type', 'application/json')
     .send(Buffer.from(JSON.stringify({ error: message })));
+}
+
+/** A rough size of one written value, to estimate a reply's bytes before writing it. */
+const BYTES_PER_JSON_VALUE = 12;
+
+/** The call of a large header, read by a worker; its errors are rethrown as the inline path throws them. */
+async function decodeOnWorker(
+  pool: DropoutPool,
+  body: Uint8Array,
+  headerLength: number,
+  limits: JsonLimits,
+  signal: AbortSignal,
+): Promise<InferCall> {
+  const { buffer, byteOffset, byteLength } = body;
+  const decoded = await pool.decodeInfer(
+    {
+      body: { buffer: buffer as SharedArrayBuffer, byteOffset, byteLength },
+      headerLength,
+      // The worker's tensor must be in shared memory whatever its size: it is handed back, not copied.
+      limits: { ...limits, inlineMaxElements: -1 },
+    },
+    signal,
+  );
+  if (decoded.ok) return { ...decoded.call, tensor: tensorOf(decoded.call.tensor) };
+  if ('code' in decoded) throw new ProblemError(decoded.code, decoded.detail);
+  const { message, errors, context } = decoded.validation;
+  throw Object.assign(new Error(message), { statusCode: 400, validation: errors, validationContext: context });
+}
+
+/** A large reply's JSON header, written by a worker. */
+function encodeOnWorker(
+  pool: DropoutPool,
+  call: InferCall,
+  result: InferResult,
+  signal: AbortSignal,
+): Promise<Uint8Array> {
+  return pool.encodeInfer(
+    {
+      call: { id: call.id, outputs: call.outputs },
+      result: {
+        ...result,
+        tensor: sharedTensor(result.tensor),
+        mask: result.mask ? sharedMask(result.mask) : undefined,
+      },
+      modelVersion: MODEL_VERSION,
+    },
+    signal,
+  );
 }
 
 function sendJson(reply: FastifyReply, value: unknown): FastifyReply {
@@ -194,11 +251,19 @@ export default async function v2Routes(
         if (!(body instanceof Uint8Array))
           throw new ProblemError('INVALID_REQUEST', 'the inference request needs a body');
         const headerLength = request.headers['inference-header-content-length'];
-        const { header, binary } = splitInferBody(body, typeof headerLength === 'string' ? headerLength : undefined);
-        validateBody(InferRequest, header, 'request');
-        const inferRequest = header as InferRequest;
-        validateBody(InferParameters, inferRequest.parameters ?? {}, 'parameters');
-        const call = decodeInferCall(inferRequest, binary, limits);
+        const sections = splitInferBody(body, typeof headerLength === 'string' ? headerLength : undefined);
+        const { binary } = sections;
+        // Created once work may reach the pool: a deadline timer is not worth setting for in-thread work.
+        let signal: AbortSignal | undefined;
+        const abortSignal = () => {
+          signal ??= requestSignal(reply, config.requestTimeoutMs);
+          return signal;
+        };
+        // Large headers are parsed and decoded on a worker, as large /v1 JSON bodies are.
+        const call =
+          sections.header.length > config.inlineMaxJsonBytes && body.buffer instanceof SharedArrayBuffer
+            ? await decodeOnWorker(pool, body, sections.header.length, limits, abortSignal())
+            : readInferCall(parseInferHeader(sections.header), binary, limits);
         const { tensor } = call;
         const settings = resolveSettings(call.raw, tensor.shape, tensor.dtype);
         request.tensorLog = {
@@ -209,26 +274,26 @@ export default async function v2Routes(
         };
         const wantMask = call.outputs.some((o) => o.name === 'mask');
         const big = tensor.data.length > config.inlineMaxElements;
-        const signal = big ? requestSignal(reply, config.requestTimeoutMs) : undefined;
-        const result = await applyDropout(pool, tensor, settings, wantMask, signal);
-        const encoded = encodeInferResponse(
-          call,
-          {
-            tensor,
-            mask: result.mask,
-            seed: settings.seed === null ? null : settings.seed.toString(),
-            offset: settings.offset,
-            kept: result.kept,
-          },
-          MODEL_VERSION,
-        );
-        if (encoded.chunks.length === 0) {
-          return sendParts(reply.header('content-type', 'application/json'), [encoded.header]);
-        }
+        const result = await applyDropout(pool, tensor, settings, wantMask, big ? abortSignal() : undefined);
+        const inferResult: InferResult = {
+          tensor,
+          mask: result.mask,
+          seed: settings.seed === null ? null : settings.seed.toString(),
+          offset: settings.offset,
+          kept: result.kept,
+        };
+        // Writing a number costs ~100x the kernel's work on it, so JSON has its own, lower, threshold.
+        const values = call.outputs.filter((o) => !o.binary).length * tensor.data.length;
+        const header =
+          values * BYTES_PER_JSON_VALUE > config.inlineMaxJsonBytes
+            ? await encodeOnWorker(pool, call, inferResult, abortSignal())
+            : encodeInferHeader(call, inferResult, MODEL_VERSION);
+        const chunks = binaryChunks(call, inferResult);
+        if (chunks.length === 0) return sendParts(reply.header('content-type', 'application/json'), [header]);
         reply
-          .header('Inference-Header-Content-Length', String(encoded.header.length))
+          .header('Inference-Header-Content-Length', String(header.length))
           .header('content-type', 'application/octet-stream');
-        return sendParts(reply, [encoded.header, ...encoded.chunks]);
+        return sendParts(reply, [header, ...chunks]);
       },
     );
   }

@@ -875,6 +875,7 @@ export function judgeV2(
   const outputs: V2OkSpec['outputs'] = [];
   for (const o of requested) {
     if (o.name !== 'output' && o.name !== 'mask') verdict.fail('INVALID_REQUEST', `output ${o.name}`);
+    else if (outputs.some((x) => x.name === o.name)) verdict.fail('INVALID_REQUEST', `output ${o.name} listed twice`);
     const flag = (o.parameters as Record<string, unknown> | undefined)?.binary_data;
     outputs.push({ name: o.name as 'output' | 'mask', binary: typeof flag === 'boolean' ? flag : binaryDefault });
   }

@@ -93,14 +93,19 @@ export async function startFuzzApps(): Promise<FuzzEnv> {
 /**
  * Pool workers load their modules (through tsx, under test) on first use, which on a loaded machine can take longer
  * than the fuzz apps' 2 s deadline: a cold start would read as the service's 504. Requests that reach every worker
- * go first, until one is answered.
+ * go first, until one is answered; /v2 JSON requests too, whose tasks have a module of their own.
  */
 async function warmUp(app: FastifyInstance): Promise<void> {
-  const payload = { input: Array.from({ length: 512 }, (_, i) => i / 512), p: 0.5, seed: 1 };
+  const input = Array.from({ length: 512 }, (_, i) => i / 512);
+  const payload = { input, p: 0.5, seed: 1 };
+  const v2 = { inputs: [{ name: 'input', shape: [512], datatype: 'FP32', data: input }], parameters: { seed: 1 } };
   const deadline = Date.now() + 60_000;
   for (;;) {
     const replies = await Promise.all(
-      [1, 2, 3, 4].map(() => app.inject({ method: 'POST', url: '/v1/dropout', payload })),
+      [1, 2, 3, 4].flatMap(() => [
+        app.inject({ method: 'POST', url: '/v1/dropout', payload }),
+        app.inject({ method: 'POST', url: '/v2/models/dropout/infer', payload: v2 }),
+      ]),
     );
     if (replies.every((reply) => reply.statusCode === 200)) return;
     if (Date.now() > deadline) throw new Error(`the pool app did not warm up: ${replies[0].body}`);
