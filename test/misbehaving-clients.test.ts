@@ -293,3 +293,37 @@ t.test('more connections than descriptors: the excess is closed, the process sur
   t.equal((await fetch(`${server.origin}/healthz`)).status, 200, 'and it serves again once they are gone');
   t.same(await exactBinary(server.port, 4096, 5), { status: 200, exact: true });
 });
+
+t.test('a lagging event loop sheds compute requests, never probes, and recovers', async (t) => {
+  const app = await startApp(t, { MAX_EVENT_LOOP_DELAY_MS: '500' });
+  const x = new Float32Array(genInput(64));
+  const post = () =>
+    app.inject({
+      method: 'POST',
+      url: '/v1/dropout?p=0.5&seed=1',
+      headers: { 'content-type': 'application/octet-stream' },
+      payload: Buffer.from(x.buffer),
+    });
+  t.equal((await post()).statusCode, 200, 'served while the loop keeps up');
+  const until = Date.now() + 4000;
+  while (Date.now() < until) {
+    // Holds the event loop, as a stalled handler would.
+  }
+  // The delay is sampled once a second, so shedding starts within a second of the stall.
+  let shed = await post();
+  for (let i = 0; i < 30 && shed.statusCode === 200; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    shed = await post();
+  }
+  t.equal(shed.statusCode, 503);
+  t.equal(shed.headers['retry-after'], '1');
+  t.match(shed.json(), { code: 'OVERLOADED', detail: /event loop is lagging/ });
+  t.equal((await app.inject('/healthz')).statusCode, 200, 'liveness is not shed');
+  t.match((await app.inject('/readyz')).json(), { code: 'NOT_READY', detail: /lagging/ });
+  let again = shed;
+  for (let i = 0; i < 40 && again.statusCode === 503; i++) {
+    await new Promise((r) => setTimeout(r, 250));
+    again = await post();
+  }
+  t.equal(again.statusCode, 200, 'served again once the loop keeps up');
+});

@@ -5,7 +5,6 @@
  * are never shed; /readyz reports not-ready meanwhile so a load balancer backs off, and /healthz fails when a request
  * has held its resources for far longer than any request may take, which only a fault can cause.
  */
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config.js';
 import { ProblemError } from '../errors.js';
@@ -20,10 +19,10 @@ export const COMPUTE_ROUTES: ReadonlySet<string> = new Set([
   '/v2/models/dropout/versions/:version/infer',
 ]);
 
-/** How often the event-loop delay is sampled and overdue requests are looked for. */
+/** The window over which the event loop's worst delay is kept. */
 const SAMPLE_MS = 1000;
-/** The histogram's own resolution, subtracted from its mean as @fastify/under-pressure does. */
-const RESOLUTION_MS = 10;
+/** The period of the timer whose lateness measures the event loop's delay. */
+const TICK_MS = 50;
 
 export interface Pressure {
   /** Why the service should shed load now, or null. */
@@ -39,25 +38,29 @@ declare module 'fastify' {
 }
 
 /**
- * The event-loop delay, sampled as @fastify/under-pressure samples it. That plugin is not used because its sampling
- * timer also calls process.memoryUsage(), which throws EMFILE once file descriptors run out; thrown inside a timer,
- * nothing can catch it and the process exits. This sampler opens no descriptor.
+ * The event loop's delay: how late a 50 ms timer fires, the worst over each second. @fastify/under-pressure is not
+ * used for this because its sampling timer also calls process.memoryUsage(), which throws EMFILE once descriptors run
+ * out, from a timer where nothing can catch it. Timer lateness needs no descriptor, and unlike the mean of
+ * monitorEventLoopDelay's histogram over a window, it cannot miss a stall that ends just as the window is reset.
  */
 function loopDelaySampler(): { delayMs(): number; stop(): void } {
-  const histogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
-  histogram.enable();
+  let expected = performance.now() + TICK_MS;
+  let windowEnd = expected + SAMPLE_MS;
+  let worst = 0;
   let delay = 0;
   const timer = setInterval(() => {
-    delay = Math.max(0, histogram.mean / 1e6 - RESOLUTION_MS);
-    if (Number.isNaN(delay)) delay = 0;
-    histogram.reset();
-  }, SAMPLE_MS).unref();
+    const now = performance.now();
+    worst = Math.max(worst, now - expected);
+    expected = now + TICK_MS;
+    if (now >= windowEnd) {
+      delay = worst;
+      worst = 0;
+      windowEnd = now + SAMPLE_MS;
+    }
+  }, TICK_MS).unref();
   return {
-    delayMs: () => delay,
-    stop: () => {
-      clearInterval(timer);
-      histogram.disable();
-    },
+    delayMs: () => Math.max(delay, worst),
+    stop: () => clearInterval(timer),
   };
 }
 
@@ -72,7 +75,7 @@ export function registerPressure(app: FastifyInstance, config: Config, admission
   // that its connection is closed. A lease that outlives even that is a fault.
   const overdueMs = 2 * config.requestTimeoutMs;
   const stuckMs = 3 * config.requestTimeoutMs;
-  const sweeper = setInterval(() => admission.abandonOlderThan(overdueMs), SAMPLE_MS).unref();
+  const sweeper = setInterval(() => admission.abandonOlderThan(overdueMs), 1000).unref();
   app.addHook('onClose', (_app, done) => {
     clearInterval(sweeper);
     loop.stop();
