@@ -131,6 +131,13 @@ export async function buildApp(config: Config, runtime: Runtime = {}): Promise<F
   await app.register(healthRoutes, { readiness, liveness: { stuckReason: pressure.stuck } });
   const bodyReader = createBodyReader({ limit: config.maxBodyBytes, idleTimeoutMs: config.bodyIdleTimeoutMs });
   await app.register(dropoutRoutes, { bodyReader, config, pool });
-  await app.register(v2Routes, { prefix: '/v2', bodyReader, config, pool, readiness });
+  await app.register(v2Routes, {
+    prefix: '/v2',
+    bodyReader,
+    config,
+    pool,
+    readiness,
+    liveness: { stuckReason: pressure.stuck },
+  });
   return app;
 }

@@ -18,6 +18,7 @@ import {
 } from '../codec/v2-infer.js';
 import type { Config } from '../config.js';
 import { PROBLEMS, ProblemError } from '../errors.js';
+import { NO_LEASE } from '../http/admission.js';
 import type { BodyReader } from '../http/body-reader.js';
 import { requestSignal } from '../http/deadline.js';
 import { SERVICE_VERSION } from '../http/docs.js';
@@ -27,13 +28,14 @@ import type { DropoutPool } from '../pool/dropout-pool.js';
 import { sharedMask, sharedTensor, tensorOf } from '../pool/infer-tasks.js';
 import { InferRequest, ModelMetadata, ServerMetadata, V2Error } from '../schemas/v2.js';
 import { MAX_RANK } from './dropout.js';
-import type { Readiness } from './health.js';
+import type { Liveness, Readiness } from './health.js';
 
 export interface V2Options {
   bodyReader: BodyReader;
   config: Config;
   pool: DropoutPool;
   readiness: Readiness;
+  liveness: Liveness;
 }
 
 const MODEL = 'dropout';
@@ -111,7 +113,7 @@ const errorSchemas = { 400: V2Error, 404: V2Error, 413: V2Error, 503: V2Error };
 
 export default async function v2Routes(
   app: FastifyInstance,
-  { bodyReader, config, pool, readiness }: V2Options,
+  { bodyReader, config, pool, readiness, liveness }: V2Options,
 ): Promise<void> {
   const limits = { maxElements: config.maxElements, maxRank: MAX_RANK, inlineMaxElements: config.inlineMaxElements };
 
@@ -164,10 +166,13 @@ export default async function v2Routes(
         tags,
         security: [],
         summary: 'Server liveness',
-        response: { 200: Type.Object({ live: Type.Boolean() }) },
+        response: { 200: Type.Object({ live: Type.Boolean() }), 503: V2Error },
       },
     },
-    async (_r, reply) => sendJson(reply, { live: true }),
+    async (_r, reply) => {
+      const reason = liveness.stuckReason();
+      return reason === null ? sendJson(reply, { live: true }) : sendError(reply, 503, reason);
+    },
   );
   app.get(
     '/health/ready',
@@ -245,56 +250,58 @@ export default async function v2Routes(
           }),
         },
       },
-      async (request, reply) => {
-        checkVersion((request.params as { version?: string }).version);
-        const body = request.body;
-        if (!(body instanceof Uint8Array))
-          throw new ProblemError('INVALID_REQUEST', 'the inference request needs a body');
-        const headerLength = request.headers['inference-header-content-length'];
-        const sections = splitInferBody(body, typeof headerLength === 'string' ? headerLength : undefined);
-        const { binary } = sections;
-        // Created once work may reach the pool: a deadline timer is not worth setting for in-thread work.
-        let signal: AbortSignal | undefined;
-        const abortSignal = () => {
-          signal ??= requestSignal(reply, config.requestTimeoutMs);
-          return signal;
-        };
-        // Large headers are parsed and decoded on a worker, as large /v1 JSON bodies are.
-        const call =
-          sections.header.length > config.inlineMaxJsonBytes && body.buffer instanceof SharedArrayBuffer
-            ? await decodeOnWorker(pool, body, sections.header.length, limits, abortSignal())
-            : readInferCall(parseInferHeader(sections.header), binary, limits);
-        const { tensor } = call;
-        const settings = resolveSettings(call.raw, tensor.shape, tensor.dtype);
-        request.tensorLog = {
-          format: binary.length > 0 ? 'v2-binary' : 'v2-json',
-          dtype: tensor.dtype,
-          elements: tensor.data.length,
-          variant: settings.variant,
-        };
-        const wantMask = call.outputs.some((o) => o.name === 'mask');
-        const big = tensor.data.length > config.inlineMaxElements;
-        const result = await applyDropout(pool, tensor, settings, wantMask, big ? abortSignal() : undefined);
-        const inferResult: InferResult = {
-          tensor,
-          mask: result.mask,
-          seed: settings.seed === null ? null : settings.seed.toString(),
-          offset: settings.offset,
-          kept: result.kept,
-        };
-        // Writing a number costs ~100x the kernel's work on it, so JSON has its own, lower, threshold.
-        const values = call.outputs.filter((o) => !o.binary).length * tensor.data.length;
-        const header =
-          values * BYTES_PER_JSON_VALUE > config.inlineMaxJsonBytes
-            ? await encodeOnWorker(pool, call, inferResult, abortSignal())
-            : encodeInferHeader(call, inferResult, MODEL_VERSION);
-        const chunks = binaryChunks(call, inferResult);
-        if (chunks.length === 0) return sendParts(reply.header('content-type', 'application/json'), [header]);
-        reply
-          .header('Inference-Header-Content-Length', String(header.length))
-          .header('content-type', 'application/octet-stream');
-        return sendParts(reply, [header, ...chunks]);
-      },
+      // The lease is held until the handler is done, so no worker can still be writing memory that gets recycled.
+      async (request, reply) =>
+        (request.lease ?? NO_LEASE).during(async () => {
+          checkVersion((request.params as { version?: string }).version);
+          const body = request.body;
+          if (!(body instanceof Uint8Array))
+            throw new ProblemError('INVALID_REQUEST', 'the inference request needs a body');
+          const headerLength = request.headers['inference-header-content-length'];
+          const sections = splitInferBody(body, typeof headerLength === 'string' ? headerLength : undefined);
+          const { binary } = sections;
+          // Created once work may reach the pool: a deadline timer is not worth setting for in-thread work.
+          let signal: AbortSignal | undefined;
+          const abortSignal = () => {
+            signal ??= requestSignal(reply, config.requestTimeoutMs);
+            return signal;
+          };
+          // Large headers are parsed and decoded on a worker, as large /v1 JSON bodies are.
+          const call =
+            sections.header.length > config.inlineMaxJsonBytes && body.buffer instanceof SharedArrayBuffer
+              ? await decodeOnWorker(pool, body, sections.header.length, limits, abortSignal())
+              : readInferCall(parseInferHeader(sections.header), binary, limits);
+          const { tensor } = call;
+          const settings = resolveSettings(call.raw, tensor.shape, tensor.dtype);
+          request.tensorLog = {
+            format: binary.length > 0 ? 'v2-binary' : 'v2-json',
+            dtype: tensor.dtype,
+            elements: tensor.data.length,
+            variant: settings.variant,
+          };
+          const wantMask = call.outputs.some((o) => o.name === 'mask');
+          const big = tensor.data.length > config.inlineMaxElements;
+          const result = await applyDropout(pool, tensor, settings, wantMask, big ? abortSignal() : undefined);
+          const inferResult: InferResult = {
+            tensor,
+            mask: result.mask,
+            seed: settings.seed === null ? null : settings.seed.toString(),
+            offset: settings.offset,
+            kept: result.kept,
+          };
+          // Writing a number costs ~100x the kernel's work on it, so JSON has its own, lower, threshold.
+          const values = call.outputs.filter((o) => !o.binary).length * tensor.data.length;
+          const header =
+            values * BYTES_PER_JSON_VALUE > config.inlineMaxJsonBytes
+              ? await encodeOnWorker(pool, call, inferResult, abortSignal())
+              : encodeInferHeader(call, inferResult, MODEL_VERSION);
+          const chunks = binaryChunks(call, inferResult);
+          if (chunks.length === 0) return sendParts(reply.header('content-type', 'application/json'), [header]);
+          reply
+            .header('Inference-Header-Content-Length', String(header.length))
+            .header('content-type', 'application/octet-stream');
+          return sendParts(reply, [header, ...chunks]);
+        }),
     );
   }
 }
