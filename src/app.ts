@@ -15,7 +15,7 @@ import { registerDocs } from './http/docs.js';
 import { createLogger } from './http/logger.js';
 import { registerMetrics } from './http/metrics.js';
 import { registerPressure } from './http/pressure.js';
-import { errorHandler, notFoundHandler } from './http/problems.js';
+import { errorHandler, frameworkErrorHandler, notFoundHandler } from './http/problems.js';
 import { registerRequestLog } from './http/request-log.js';
 import { stalledUploadReaper } from './http/stalled-uploads.js';
 import { validatorCompiler } from './http/validation.js';
@@ -49,6 +49,7 @@ export async function buildApp(config: Config, runtime: Runtime = {}): Promise<F
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     return503OnClosing: true,
+    frameworkErrors: frameworkErrorHandler,
     // Slow or stalled uploads: the whole request must arrive within the deadline (Node answers 408 and closes).
     requestTimeout: config.requestTimeoutMs,
   }).withTypeProvider<TypeBoxTypeProvider>();

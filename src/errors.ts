@@ -65,3 +65,54 @@ export function toProblem(code: ProblemCode, detail: string, requestId?: string)
   const { status, title } = PROBLEMS[code];
   return { type: problemType(code), title, status, detail, code, ...(requestId ? { requestId } : {}) };
 }
+
+/** Most characters of a client-supplied value a detail repeats: enough to recognise it, never enough to echo a body. */
+export const QUOTE_CHARS = 64;
+/** Longest detail sent: a backstop for text this service did not word itself (a library's message, a URL). */
+export const MAX_DETAIL_CHARS = 512;
+
+/** Client-supplied text as a detail shows it unquoted: itself, or its start, "…" and its length. */
+export function clip(text: string, max = QUOTE_CHARS): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length} characters)`;
+}
+
+/**
+ * A client-supplied value as a detail shows it, as JSON: short values exactly as JSON.stringify writes them (number
+ * arrays as `[2,3]`), long ones cut after QUOTE_CHARS characters with "…" and their length. Only the quoted part is
+ * read, so a 200 MB string or a million-element array costs what a short one does.
+ */
+export function quote(value: unknown): string {
+  let whole = true;
+  const preview = (item: unknown, room: number): string => {
+    if (typeof item === 'string') {
+      if (item.length <= room) return JSON.stringify(item);
+      if (item === value) whole = false;
+      return `${JSON.stringify(item.slice(0, Math.max(room, 0))).slice(0, -1)}…"`;
+    }
+    if (typeof item !== 'object' || item === null) return String(item);
+    const close = Array.isArray(item) ? ']' : '}';
+    let text = Array.isArray(item) ? '[' : '{';
+    const rest = () => {
+      if (item === value) whole = false;
+      return `${text}${text.length > 1 ? ',' : ''}…${close}`;
+    };
+    if (Array.isArray(item)) {
+      for (let i = 0; i < item.length; i++) {
+        if (text.length >= room) return rest();
+        text += `${i > 0 ? ',' : ''}${preview(item[i], room - text.length)}`;
+      }
+    } else {
+      for (const key in item) {
+        if (!Object.hasOwn(item, key)) continue;
+        if (text.length >= room) return rest();
+        text += `${text.length > 1 ? ',' : ''}${preview(key, room - text.length)}:`;
+        text += preview((item as Record<string, unknown>)[key], room - text.length);
+      }
+    }
+    return text + close;
+  };
+  const text = preview(value, QUOTE_CHARS);
+  if (whole) return text;
+  if (typeof value === 'string') return `${text} (${value.length} characters)`;
+  return Array.isArray(value) ? `${text} (${value.length} items)` : text;
+}

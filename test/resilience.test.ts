@@ -78,7 +78,7 @@ t.test('API keys: probes and docs are open, everything else needs a valid bearer
 });
 
 t.test('rate limit per key (else per address): 429 with the standard headers; probes are never limited', async (t) => {
-  const app = await startApp(t, { RATE_LIMIT_PER_MINUTE: '3' });
+  const app = await startApp(t, { API_KEYS: 'k1,k2', RATE_LIMIT_PER_MINUTE: '3' });
   const statuses: number[] = [];
   for (let i = 0; i < 4; i++)
     statuses.push((await postJson(app, { input: [1] }, { authorization: 'Bearer k1' })).statusCode);

@@ -3,7 +3,7 @@
  * size before allocating and says where the input is wrong; encoding writes the same nesting back as JSON text.
  */
 
-import { ProblemError } from '../errors.js';
+import { ProblemError, quote } from '../errors.js';
 import { BYTES_PER_ELEMENT, type Dtype, encoderFor, type TensorData, viewOf } from '../kernel/dtype.js';
 import { NON_FINITE_IN } from './float-format.js';
 import { checkShape, elementCount } from './shape.js';
@@ -18,12 +18,6 @@ export interface Tensor {
 export interface JsonTensor extends Tensor {
   /** Whether the input was nested (the reply mirrors it) or flat. */
   nested: boolean;
-}
-
-/** A value as a problem detail shows it: bounded, since a hostile body can put megabytes in one string. */
-function quote(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
 }
 
 function toNumber(value: unknown, path: string): number {
@@ -91,7 +85,7 @@ export function decodeJsonTensor(
   const dims = claimedShape(input, limits.maxRank);
   checkShape(dims, limits.maxRank, limits.maxElements);
   if (shape && (shape.length !== dims.length || shape.some((d, i) => d !== dims[i]))) {
-    throw new ProblemError('SHAPE_MISMATCH', `shape [${shape}] does not match the nested input's shape [${dims}]`);
+    throw new ProblemError('SHAPE_MISMATCH', `shape ${quote(shape)} does not match the nested input's shape [${dims}]`);
   }
   const data = allocateTensor(dtype, elementCount(dims), limits);
   const encode = encoderFor(dtype);

@@ -13,7 +13,7 @@
  * writes for a C-contiguous little-endian array, byte for byte (version 1.0, 2.0 if the header outgrows 65535 bytes).
  */
 
-import { ProblemError } from '../errors.js';
+import { clip, ProblemError, quote } from '../errors.js';
 import { BYTES_PER_ELEMENT, type Dtype, type TensorData, viewOf } from '../kernel/dtype.js';
 import type { Tensor } from './json-tensor.js';
 import { checkShape, elementCount } from './shape.js';
@@ -44,6 +44,12 @@ const ARRAY_ALIGN = 64;
 /** numpy/lib/format.py GROWTH_AXIS_MAX_DIGITS: spare spaces so the growth axis can be rewritten in place. */
 const GROWTH_AXIS_MAX_DIGITS = 21;
 const MAX_NESTING = 16;
+/**
+ * Longest header read, as np.load's max_header_size (10000) unless the rank limit needs more (about 24 bytes a
+ * dim): reading a literal costs time in its size, and a 200-megabyte integer would take minutes to convert.
+ */
+const MIN_MAX_HEADER_BYTES = 10_000;
+const HEADER_BYTES_PER_DIM = 24;
 const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const WRITE_WITH = "write it with np.save(f, a.astype(np.float32)) (or float16/float64: '<f2', '<f4', '<f8')";
 
@@ -197,11 +203,16 @@ class HeaderParser {
     if (match[0] === 'True' || match[0] === 'False') return { kind: 'bool', value: match[0] === 'True' };
     if (match[0] === 'None') return { kind: 'none' };
     this.pos -= match[0].length;
-    this.fail(`unexpected name ${JSON.stringify(match[0])} (the header is read as data, never evaluated)`);
+    this.fail(`unexpected name ${quote(match[0])} (the header is read as data, never evaluated)`);
   }
 }
 
+/** A header value as Python writes it, cut to a short prefix: details quote what the client sent, not all of it. */
 function pyRepr(v: PyValue): string {
+  return clip(pyReprWhole(v));
+}
+
+function pyReprWhole(v: PyValue): string {
   switch (v.kind) {
     case 'str':
       return `'${v.value}'`;
@@ -212,11 +223,11 @@ function pyRepr(v: PyValue): string {
     case 'none':
       return 'None';
     case 'tuple':
-      return v.items.length === 1 ? `(${pyRepr(v.items[0])},)` : `(${v.items.map(pyRepr).join(', ')})`;
+      return v.items.length === 1 ? `(${pyReprWhole(v.items[0])},)` : `(${v.items.map(pyReprWhole).join(', ')})`;
     case 'list':
-      return `[${v.items.map(pyRepr).join(', ')}]`;
+      return `[${v.items.map(pyReprWhole).join(', ')}]`;
     case 'dict':
-      return `{${v.entries.map(([k, x]) => `${pyRepr(k)}: ${pyRepr(x)}`).join(', ')}}`;
+      return `{${v.entries.map(([k, x]) => `${pyReprWhole(k)}: ${pyReprWhole(x)}`).join(', ')}}`;
   }
 }
 
@@ -264,7 +275,7 @@ function parseDescr(descr: PyValue): { dtype: NpyDtype; littleEndian: boolean } 
   if (descr.kind !== 'str') bad(`descr ${pyRepr(descr)} is not a dtype string such as '<f4'; ${WRITE_WITH}`);
   const text = descr.value;
   const match = /^([<>=|]?)([A-Za-z?])(\d*)(\[[A-Za-z0-9]+\])?$/.exec(text);
-  if (!match) bad(`descr '${text}' is not a NumPy dtype string such as '<f4'; ${WRITE_WITH}`);
+  if (!match) bad(`descr '${clip(text)}' is not a NumPy dtype string such as '<f4'; ${WRITE_WITH}`);
   const [, order, kind, digits, unit] = match;
   // '=' is the writer's native order and '|' "not applicable"; NumPy reads both as its own native order, as here.
   const littleEndian = order === '<' || (order !== '>' && HOST_LITTLE_ENDIAN);
@@ -285,10 +296,10 @@ function parseDescr(descr: PyValue): { dtype: NpyDtype; littleEndian: boolean } 
   }
   if (dtype) return { dtype, littleEndian };
   const what = kind === 'f' || kind === 'e' || kind === 'd' ? `a ${digits || '?'}-byte float type` : OTHER_KINDS[kind];
-  if (what === undefined) bad(`descr '${text}' is not a NumPy dtype string such as '<f4'; ${WRITE_WITH}`);
+  if (what === undefined) bad(`descr '${clip(text)}' is not a NumPy dtype string such as '<f4'; ${WRITE_WITH}`);
   throw new ProblemError(
     'UNSUPPORTED_DTYPE',
-    `the .npy dtype '${text}' is ${what}; the supported dtypes are ${SUPPORTED_LIST}: convert the array, ` +
+    `the .npy dtype '${clip(text)}' is ${what}; the supported dtypes are ${SUPPORTED_LIST}: convert the array, ` +
       'e.g. np.save(f, a.astype(np.float32))',
   );
 }
@@ -329,6 +340,10 @@ function readHeader(bytes: Uint8Array, limits: NpyLimits): NpyHeader {
         'header length; the file is truncated: send the whole file',
     );
   }
+  const maxHeaderBytes = Math.max(MIN_MAX_HEADER_BYTES, limits.maxRank * HEADER_BYTES_PER_DIM);
+  if (headerLength > maxHeaderBytes) {
+    bad(`the .npy header is ${headerLength} bytes; headers are read up to ${maxHeaderBytes} bytes; ${WRITE_WITH}`);
+  }
   const raw = bytes.subarray(prefix, dataOffset);
   let text: string;
   if (major === 3) {
@@ -344,17 +359,17 @@ function readHeader(bytes: Uint8Array, limits: NpyLimits): NpyHeader {
   }
 
   const dict = new HeaderParser(text, major < 3).parse();
-  if (dict.kind !== 'dict') bad(`the .npy header is ${pyRepr(dict).slice(0, 80)}, not a dict; ${WRITE_WITH}`);
+  if (dict.kind !== 'dict') bad(`the .npy header is ${pyRepr(dict)}, not a dict; ${WRITE_WITH}`);
   const fields = new Map<string, PyValue>();
   for (const [key, value] of dict.entries) {
     if (key.kind !== 'str') bad(`the .npy header has the key ${pyRepr(key)}; keys must be strings`);
-    if (fields.has(key.value)) bad(`the .npy header has the key '${key.value}' twice; ${WRITE_WITH}`);
+    if (fields.has(key.value)) bad(`the .npy header has the key '${clip(key.value)}' twice; ${WRITE_WITH}`);
     fields.set(key.value, value);
   }
   const keys = [...fields.keys()].sort();
   if (keys.join() !== 'descr,fortran_order,shape') {
     bad(
-      `the .npy header has the keys [${keys.map((k) => `'${k}'`).join(', ')}]; it must have exactly ` +
+      `the .npy header has the keys [${clip(keys.map((k) => `'${k}'`).join(', '))}]; it must have exactly ` +
         `'descr', 'fortran_order' and 'shape': ${WRITE_WITH}`,
     );
   }

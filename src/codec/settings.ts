@@ -3,7 +3,7 @@
  * uint64, offsets are checked against the tensor's size, and a missing train-mode seed is drawn from a CSPRNG.
  */
 import { randomBytes } from 'node:crypto';
-import { ProblemError } from '../errors.js';
+import { ProblemError, quote } from '../errors.js';
 import type { Dtype } from '../kernel/dtype.js';
 import { parseShapeParam } from './shape.js';
 
@@ -40,6 +40,11 @@ export interface Settings {
 const TWO_64 = 2n ** 64n;
 const MIN_SEED = -(2n ** 63n);
 const MAX_DRAW_INDEX = 2 ** 53;
+/**
+ * Longer integer strings are refused unread: the longest valid seed is 21 characters, and trimming or parsing a
+ * client's megabytes would cost time in proportion to them.
+ */
+const MAX_INTEGER_CHARS = 40;
 
 /** A seed in [0, 2^64) from a JSON number or a decimal string; negatives down to −2^63 wrap as torch.manual_seed. */
 export function parseSeed(value: number | string): bigint {
@@ -53,10 +58,10 @@ export function parseSeed(value: number | string): bigint {
     }
     seed = BigInt(value);
   } else {
-    if (!/^-?\d{1,20}$/.test(value.trim())) {
+    if (value.length > MAX_INTEGER_CHARS || !/^-?\d{1,20}$/.test(value.trim())) {
       throw new ProblemError(
         'BAD_SEED',
-        `seed "${value}" must be a decimal integer string, e.g. "42" or "18446744073709551615"`,
+        `seed ${quote(value)} must be a decimal integer string, e.g. "42" or "18446744073709551615"`,
       );
     }
     seed = BigInt(value.trim());
@@ -73,10 +78,10 @@ export function drawSeed(): bigint {
 }
 
 export function parseOffset(value: number | string, numel: number): number {
-  const text = String(value).trim();
-  const offset = /^\d{1,16}$/.test(text) ? Number(text) : Number.NaN;
+  const text = String(value);
+  const offset = text.length <= MAX_INTEGER_CHARS && /^\d{1,16}$/.test(text.trim()) ? Number(text.trim()) : Number.NaN;
   if (!Number.isSafeInteger(offset)) {
-    throw new ProblemError('BAD_OFFSET', `offset ${JSON.stringify(value)} must be a non-negative integer`);
+    throw new ProblemError('BAD_OFFSET', `offset ${quote(value)} must be a non-negative integer`);
   }
   if (offset > MAX_DRAW_INDEX - numel) {
     throw new ProblemError('BAD_OFFSET', `offset ${offset} plus ${numel} elements passes the last draw index 2^53`);
@@ -119,14 +124,14 @@ export function resolveNoiseShape(
   if (explicit.length !== shape.length) {
     throw new ProblemError(
       'BAD_NOISE_SHAPE',
-      `noise_shape [${explicit}] has rank ${explicit.length} but the input's shape [${shape}] has rank ${shape.length}`,
+      `noise_shape ${quote(explicit)} has rank ${explicit.length} but the input's shape [${shape}] has rank ${shape.length}`,
     );
   }
   explicit.forEach((d, k) => {
     if (d !== shape[k] && d !== 1) {
       throw new ProblemError(
         'BAD_NOISE_SHAPE',
-        `noise_shape [${explicit}] dim ${k} is ${d}; each dim must equal the input's (${shape[k]}) or be 1`,
+        `noise_shape ${quote(explicit)} dim ${k} is ${d}; each dim must equal the input's (${shape[k]}) or be 1`,
       );
     }
   });

@@ -5,7 +5,7 @@
  * Events rather than `for await`: the async iterator costs several microseconds a request, which small requests feel.
  */
 import type { Readable } from 'node:stream';
-import { ProblemError } from '../errors.js';
+import { ProblemError, quote } from '../errors.js';
 import { copyBytes } from '../kernel/copy-bytes.js';
 
 const INITIAL_CHUNKED_BYTES = 64 * 1024;
@@ -33,7 +33,9 @@ export function readIntoShared(stream: Readable, options: ReadOptions): Promise<
   const { contentLength, limit, allocate, outgrown, progress, idleTimeoutMs = 0 } = options;
   const declared = contentLength === undefined ? undefined : Number(contentLength);
   if (declared !== undefined && !(Number.isSafeInteger(declared) && declared >= 0)) {
-    return Promise.reject(new ProblemError('INVALID_REQUEST', `Content-Length "${contentLength}" is not a byte count`));
+    return Promise.reject(
+      new ProblemError('INVALID_REQUEST', `Content-Length ${quote(contentLength)} is not a byte count`),
+    );
   }
   if (declared !== undefined && declared > limit) {
     return Promise.reject(

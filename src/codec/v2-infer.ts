@@ -3,7 +3,7 @@
  * header, optionally followed by raw tensor bytes whose sizes the header gives (binary_data_size).
  */
 
-import { ProblemError } from '../errors.js';
+import { clip, ProblemError, quote } from '../errors.js';
 import { validateBody } from '../http/validation.js';
 import type { Dtype, TensorData } from '../kernel/dtype.js';
 import { InferParameters, InferRequest, V2_DATATYPES, type V2Datatype } from '../schemas/v2.js';
@@ -33,7 +33,7 @@ export function splitInferBody(
     if (!(length <= bytes.length)) {
       throw new ProblemError(
         'INVALID_REQUEST',
-        `Inference-Header-Content-Length is ${headerLength} but the body has ${bytes.length} bytes`,
+        `Inference-Header-Content-Length is ${clip(headerLength)} but the body has ${bytes.length} bytes`,
       );
     }
   }
@@ -49,12 +49,17 @@ export function parseInferHeader(header: Uint8Array): unknown {
   }
 }
 
+/** Longest request id accepted: ids name requests (a UUID is 36 characters), and every reply repeats its id. */
+export const MAX_ID_CHARS = 256;
+/** How many input names a detail lists. */
+const MAX_NAMES_QUOTED = 4;
+
 export function dtypeOf(datatype: string): Dtype {
   const dtype = Object.hasOwn(V2_DATATYPES, datatype) ? V2_DATATYPES[datatype as V2Datatype] : undefined;
   if (dtype === undefined) {
     throw new ProblemError(
       'UNSUPPORTED_DTYPE',
-      `datatype ${datatype} is not supported; use ${Object.keys(V2_DATATYPES).join(', ')}`,
+      `datatype ${clip(datatype)} is not supported; use ${Object.keys(V2_DATATYPES).join(', ')}`,
     );
   }
   return dtype;
@@ -86,11 +91,19 @@ export function decodeInferCall(
   limits: JsonLimits,
   decodeData: DecodeData = (data, shape, dtype) => decodeJsonTensor(data, shape, dtype, limits),
 ): InferCall {
-  const [input, ...others] = request.inputs;
-  if (others.length > 0 || input.name !== 'input') {
+  if (request.id !== undefined && request.id.length > MAX_ID_CHARS) {
     throw new ProblemError(
       'INVALID_REQUEST',
-      `model dropout takes exactly one input named "input"; got ${request.inputs.map((i) => JSON.stringify(i.name)).join(', ')}`,
+      `request/id is ${request.id.length} characters; the reply echoes it, so it is at most ${MAX_ID_CHARS}`,
+    );
+  }
+  const [input, ...others] = request.inputs;
+  if (others.length > 0 || input.name !== 'input') {
+    const names = request.inputs.slice(0, MAX_NAMES_QUOTED).map((i) => quote(i.name));
+    if (request.inputs.length > MAX_NAMES_QUOTED) names.push(`… (${request.inputs.length} inputs)`);
+    throw new ProblemError(
+      'INVALID_REQUEST',
+      `model dropout takes exactly one input named "input"; got ${names.join(', ')}`,
     );
   }
   const dtype = dtypeOf(input.datatype);
@@ -100,7 +113,7 @@ export function decodeInferCall(
     if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0 || size !== binary.length) {
       throw new ProblemError(
         'BAD_BINARY_LENGTH',
-        `input binary_data_size is ${JSON.stringify(size)} but ${binary.length} bytes follow the header`,
+        `input binary_data_size is ${quote(size)} but ${binary.length} bytes follow the header`,
       );
     }
     tensor = decodeBinaryTensor(binary, input.shape, dtype, limits);
@@ -120,7 +133,7 @@ export function decodeInferCall(
     if (!(OUTPUT_NAMES as readonly string[]).includes(o.name)) {
       throw new ProblemError(
         'INVALID_REQUEST',
-        `unknown output "${o.name}"; model dropout has outputs "output" and "mask"`,
+        `unknown output ${quote(o.name)}; model dropout has outputs "output" and "mask"`,
       );
     }
     // Each listing writes the whole tensor again: a short request could otherwise ask for gigabytes of reply.

@@ -1,14 +1,26 @@
 /**
- * Who may call: bearer API keys (API_KEYS, compared in constant time), per-key or per-IP rate limits
+ * Who may call: bearer API keys (API_KEYS, compared in constant time), per-key or per-address rate limits
  * (RATE_LIMIT_PER_MINUTE) and browser origins (CORS_ORIGIN). Probes (health, readiness) are always open, so an
  * orchestrator never needs a key and is never rate limited; the documentation is open too.
+ *
+ * Only a valid key earns a budget of its own. Anything else (no token, a wrong key, or any token when no keys are
+ * configured) counts against the client's address: a budget per token would let a client mint budgets, or guess
+ * keys at full speed. The limit is applied before a key is refused, so failed attempts count, and an address over
+ * its limit is answered 429 rather than told whether its next guess was right.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import cors from '@fastify/cors';
-import rateLimit from '@fastify/rate-limit';
+import rateLimit, { normalizeIP } from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Config } from '../config.js';
 import { ProblemError } from '../errors.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Which of API_KEYS the request's bearer token is (its index), -1 for none; null until looked up. */
+    apiKey: number | null;
+  }
+}
 
 export const PROBE_ROUTES: ReadonlySet<string> = new Set([
   '/healthz',
@@ -35,6 +47,16 @@ function bearerToken(request: FastifyRequest): string | undefined {
   return match?.[1];
 }
 
+/** The index of the key `token` is, or -1. */
+function matchKey(keys: readonly Buffer[], token: string | undefined): number {
+  if (keys.length === 0 || token === undefined) return -1;
+  const given = digest(token);
+  let match = -1;
+  // Every key is compared, so the time taken does not say which key (or how much of one) matched.
+  for (let k = 0; k < keys.length; k++) if (timingSafeEqual(keys[k], given)) match = k;
+  return match;
+}
+
 export async function registerAccess(app: FastifyInstance, config: Config): Promise<void> {
   if (config.corsOrigin.length > 0) {
     await app.register(cors, {
@@ -59,13 +81,22 @@ export async function registerAccess(app: FastifyInstance, config: Config): Prom
     });
   }
 
+  const keys = config.apiKeys.map(digest);
+  app.decorateRequest('apiKey', null);
+  // Looked up once: by the rate limiter's key generator, then by the key check after it.
+  const keyOf = (request: FastifyRequest): number => {
+    request.apiKey ??= matchKey(keys, bearerToken(request));
+    return request.apiKey;
+  };
+
   if (config.rateLimitPerMinute > 0) {
     await app.register(rateLimit, {
       max: config.rateLimitPerMinute,
       timeWindow: 60_000,
       keyGenerator: (request) => {
-        const token = bearerToken(request);
-        return token === undefined ? `ip:${request.ip}` : `key:${digest(token).toString('hex')}`;
+        const key = keyOf(request);
+        // normalizeIP: a client's IPv6 /64 is one address, as in the plugin's own key generator.
+        return key >= 0 ? `key:${key}` : `ip:${normalizeIP(request.ip)}`;
       },
       allowList: (request) => PROBE_ROUTES.has(routeOf(request)),
       errorResponseBuilder: (_request, context) =>
@@ -76,20 +107,19 @@ export async function registerAccess(app: FastifyInstance, config: Config): Prom
     });
   }
 
-  const keys = config.apiKeys.map(digest);
   if (keys.length === 0) return;
-  app.addHook('onRequest', async (request, reply) => {
-    if (isOpen(routeOf(request))) return;
-    const token = bearerToken(request);
-    const given = token === undefined ? undefined : digest(token);
-    let valid = false;
-    // Every key is compared, so the time taken does not say which key (or how much of one) matched.
-    for (const key of keys) if (given !== undefined && timingSafeEqual(key, given)) valid = true;
-    if (valid) return;
+  // preParsing, not onRequest: the rate limiter is a route-level onRequest hook, which runs after every
+  // instance-level one, so a key refused in onRequest would never be counted. The body is still unread here.
+  app.addHook('preParsing', (request, reply, payload, done) => {
+    if (isOpen(routeOf(request)) || keyOf(request) >= 0) return done(null, payload);
     reply.header('WWW-Authenticate', 'Bearer realm="dropout-service"');
-    throw new ProblemError(
-      'UNAUTHORIZED',
-      token === undefined ? 'send an API key as Authorization: Bearer <key>' : 'the API key is not valid',
+    done(
+      new ProblemError(
+        'UNAUTHORIZED',
+        bearerToken(request) === undefined
+          ? 'send an API key as Authorization: Bearer <key>'
+          : 'the API key is not valid',
+      ),
     );
   });
 }

@@ -3,7 +3,8 @@
  * errors carry the request id and nothing else.
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { type ProblemCode, ProblemError, toProblem } from '../errors.js';
+import { clip, MAX_DETAIL_CHARS, type ProblemCode, ProblemError, quote, toProblem } from '../errors.js';
+import { describePath } from './validation.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
@@ -38,12 +39,12 @@ interface AjvIssue {
 
 function describeValidation(error: FastifyError): { code: ProblemCode; detail: string } {
   const issue = (error.validation as AjvIssue[])[0];
-  const where = `${error.validationContext ?? 'request'}${issue.instancePath}`;
+  const where = `${error.validationContext ?? 'request'}${describePath(issue.instancePath)}`;
   const field = issue.instancePath.split('/')[1] ?? '';
   let detail = `${where} ${issue.message ?? 'is invalid'}`;
   if (Array.isArray(issue.params.allowedValues)) detail += `: ${issue.params.allowedValues.join(', ')}`;
   if (typeof issue.params.additionalProperty === 'string') {
-    detail = `${where} has an unknown field "${issue.params.additionalProperty}"`;
+    detail = `${where} has an unknown field ${quote(issue.params.additionalProperty)}`;
   }
   return { code: Object.hasOwn(FIELD_CODES, field) ? FIELD_CODES[field] : 'INVALID_REQUEST', detail };
 }
@@ -52,7 +53,7 @@ function describeValidation(error: FastifyError): { code: ProblemCode; detail: s
 const RETRY_AFTER_SECONDS = '1';
 
 export function sendProblem(reply: FastifyReply, code: ProblemCode, detail: string, requestId?: string): FastifyReply {
-  const problem = toProblem(code, detail, requestId);
+  const problem = toProblem(code, clip(detail, MAX_DETAIL_CHARS), requestId);
   if (problem.status === 503) reply.header('Retry-After', RETRY_AFTER_SECONDS);
   return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem));
 }
@@ -91,6 +92,26 @@ export function errorHandler(error: FastifyError, request: FastifyRequest, reply
   );
 }
 
+/**
+ * Errors Fastify's router raises before any route, hook or error handler runs: a path that does not decode, or a
+ * path parameter over the router's 100 characters. Fastify's own answer repeats the whole URL, in neither API's
+ * error format.
+ */
+export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const path = clip(request.url.split('?')[0]);
+  const detail =
+    error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? `the path ${path} has a segment over 100 characters`
+      : `the path ${path} is not a valid URL`;
+  if (/^\/v2(\/|$)/.test(request.url)) {
+    return reply
+      .code(400)
+      .header('content-type', 'application/json')
+      .send(Buffer.from(JSON.stringify({ error: detail })));
+  }
+  return sendProblem(reply, 'INVALID_REQUEST', detail);
+}
+
 export function notFoundHandler(request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  return sendProblem(reply, 'NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}; see /docs`);
+  return sendProblem(reply, 'NOT_FOUND', `no route ${request.method} ${clip(request.url.split('?')[0])}; see /docs`);
 }

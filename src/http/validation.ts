@@ -6,6 +6,7 @@
 import { Ajv, type ErrorObject, type Options } from 'ajv';
 import type { FastifySchemaCompiler } from 'fastify';
 import { DeferredJson } from '../codec/json-body.js';
+import { clip } from '../errors.js';
 
 const common: Options = {
   // Unknown fields are an error the client should hear about, not something to drop silently.
@@ -37,14 +38,25 @@ function bodyValidator(schema: object): Validate {
 export const validatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, httpPart }) =>
   httpPart === 'body' ? bodyValidator(schema as object) : textAjv.compile(schema as object);
 
+/** An Ajv instancePath as a detail shows it: its segments are the client's own keys, each cut to a short prefix. */
+export function describePath(instancePath: string): string {
+  return instancePath
+    .split('/')
+    .map((segment) => clip(segment))
+    .join('/');
+}
+
 /** Validates a body against a route's body schema, throwing the same error Fastify's own validation throws. */
 export function validateBody(schema: object, data: unknown, context = 'body'): void {
   const validate = bodyAjv.compile(schema);
   if (validate(data)) return;
   const [first] = validate.errors ?? [];
-  throw Object.assign(new Error(`${context}${first?.instancePath ?? ''} ${first?.message ?? 'is invalid'}`), {
-    statusCode: 400,
-    validation: validate.errors,
-    validationContext: context,
-  });
+  throw Object.assign(
+    new Error(`${context}${describePath(first?.instancePath ?? '')} ${first?.message ?? 'is invalid'}`),
+    {
+      statusCode: 400,
+      validation: validate.errors,
+      validationContext: context,
+    },
+  );
 }

@@ -5,7 +5,7 @@
 import type { ReplyEcho, ReplyTensor } from '../codec/json-reply.js';
 import { writeDropoutReply } from '../codec/json-reply.js';
 import { decodeJsonTensor, type JsonLimits, type JsonTensor } from '../codec/json-tensor.js';
-import { type ProblemCode, ProblemError } from '../errors.js';
+import { clip, type ProblemCode, ProblemError } from '../errors.js';
 import { DTYPES, type Dtype, viewOf } from '../kernel/dtype.js';
 import { splitInputMember, tensorFromNumbers } from './json-fast.js';
 
@@ -102,7 +102,7 @@ function settle(body: unknown, decode: DecodeTensor): ParseJsonResult | undefine
       return {
         ok: false,
         code: 'INVALID_REQUEST',
-        detail: `body${key ? `/${key}` : ''} is nested deeper than the API allows`,
+        detail: `body${key ? `/${clip(key)}` : ''} is nested deeper than the API allows`,
       };
     }
   }

@@ -11,7 +11,7 @@ import { jsonBodyParser } from '../codec/json-body.js';
 import { NPY_BFLOAT16_DETAIL } from '../codec/npy.js';
 import { resolveSettings } from '../codec/settings.js';
 import type { Config } from '../config.js';
-import { ProblemError } from '../errors.js';
+import { clip, ProblemError } from '../errors.js';
 import { NO_LEASE } from '../http/admission.js';
 import type { BodyReader } from '../http/body-reader.js';
 import { requestSignal } from '../http/deadline.js';
@@ -128,7 +128,7 @@ const dropoutRoutes: FastifyPluginAsyncTypebox<DropoutRouteOptions> = async (app
         if (format === undefined) {
           throw new ProblemError(
             'UNSUPPORTED_MEDIA_TYPE',
-            `send the tensor as ${Object.values(MEDIA_TYPES).join(', ')} (got ${request.headers['content-type'] ?? 'no Content-Type'})`,
+            `send the tensor as ${Object.values(MEDIA_TYPES).join(', ')} (got ${clip(request.headers['content-type'] ?? 'no Content-Type')})`,
           );
         }
         const replyFormat = negotiateFormat(request.headers.accept, format);

@@ -17,7 +17,7 @@ import {
   splitInferBody,
 } from '../codec/v2-infer.js';
 import type { Config } from '../config.js';
-import { PROBLEMS, ProblemError } from '../errors.js';
+import { clip, MAX_DETAIL_CHARS, PROBLEMS, ProblemError } from '../errors.js';
 import { NO_LEASE } from '../http/admission.js';
 import type { BodyReader } from '../http/body-reader.js';
 import { requestSignal } from '../http/deadline.js';
@@ -54,7 +54,7 @@ function sendError(reply: FastifyReply, status: number, message: string): Fastif
   return reply
     .code(status)
     .header('content-type', 'application/json')
-    .send(Buffer.from(JSON.stringify({ error: message })));
+    .send(Buffer.from(JSON.stringify({ error: clip(message, MAX_DETAIL_CHARS) })));
 }
 
 /** A rough size of one written value, to estimate a reply's bytes before writing it. */
@@ -138,7 +138,7 @@ export default async function v2Routes(
     return sendError(reply, 500, `internal error (request ${request.id})`);
   });
   app.setNotFoundHandler((request, reply) =>
-    sendError(reply, 404, `no route ${request.method} ${request.url.split('?')[0]}`),
+    sendError(reply, 404, `no route ${request.method} ${clip(request.url.split('?')[0])}`),
   );
 
   // Triton's clients send the body with no Content-Type (the sync client) or as application/octet-stream.
@@ -149,7 +149,7 @@ export default async function v2Routes(
     if (request.headers['content-type'] !== undefined) {
       throw new ProblemError(
         'UNSUPPORTED_MEDIA_TYPE',
-        `Content-Type ${request.headers['content-type']} is not accepted; send application/json, application/octet-stream or none`,
+        `Content-Type ${clip(request.headers['content-type'])} is not accepted; send application/json, application/octet-stream or none`,
       );
     }
     return readBody(request, payload);
@@ -194,7 +194,10 @@ export default async function v2Routes(
 
   const checkVersion = (version: string | undefined): void => {
     if (version !== undefined && version !== MODEL_VERSION) {
-      throw new ProblemError('NOT_FOUND', `model ${MODEL} has no version ${version}; its version is ${MODEL_VERSION}`);
+      throw new ProblemError(
+        'NOT_FOUND',
+        `model ${MODEL} has no version ${clip(version)}; its version is ${MODEL_VERSION}`,
+      );
     }
   };
   const Params = Type.Object({ version: Type.Optional(Type.String()) });
