@@ -57,6 +57,13 @@ const BINARY_BODY_DOC = {
   schema: { type: 'string', format: 'binary' },
 };
 
+function unsupportedMediaType(request: FastifyRequest): ProblemError {
+  return new ProblemError(
+    'UNSUPPORTED_MEDIA_TYPE',
+    `send the tensor as ${Object.values(MEDIA_TYPES).join(', ')} (got ${clip(request.headers['content-type'] ?? 'no Content-Type')})`,
+  );
+}
+
 const dropoutRoutes: FastifyPluginAsyncTypebox<DropoutRouteOptions> = async (app, { bodyReader, config, pool }) => {
   const limits = { maxElements: config.maxElements, maxRank: MAX_RANK, inlineMaxElements: config.inlineMaxElements };
 
@@ -77,6 +84,11 @@ const dropoutRoutes: FastifyPluginAsyncTypebox<DropoutRouteOptions> = async (app
   app.addContentTypeParser(MEDIA_TYPES.binary, async (request: FastifyRequest, payload: IncomingMessage) =>
     bodyReader.read(request, payload),
   );
+  // Any other type (a form, which is what `curl -d` sends by default, text, multipart) or none at all gets the
+  // answer that names the accepted types, before a byte of the body is read.
+  app.addContentTypeParser('*', async (request: FastifyRequest) => {
+    throw unsupportedMediaType(request);
+  });
 
   app.post(
     '/v1/dropout',
@@ -126,10 +138,7 @@ const dropoutRoutes: FastifyPluginAsyncTypebox<DropoutRouteOptions> = async (app
         const body: unknown = request.body;
         const format = formatOf(body);
         if (format === undefined) {
-          throw new ProblemError(
-            'UNSUPPORTED_MEDIA_TYPE',
-            `send the tensor as ${Object.values(MEDIA_TYPES).join(', ')} (got ${clip(request.headers['content-type'] ?? 'no Content-Type')})`,
-          );
+          throw unsupportedMediaType(request);
         }
         const replyFormat = negotiateFormat(request.headers.accept, format);
         if (replyFormat === undefined) {
