@@ -19,6 +19,7 @@ export const PROBLEMS = {
   UNSUPPORTED_COMBINATION: { status: 400, title: 'These settings cannot be used together' },
   UNAUTHORIZED: { status: 401, title: 'A valid API key is required' },
   NOT_FOUND: { status: 404, title: 'No such route' },
+  METHOD_NOT_ALLOWED: { status: 405, title: 'The route does not take this method' },
   NOT_ACCEPTABLE: { status: 406, title: 'No reply format matches Accept' },
   BODY_TIMEOUT: { status: 408, title: 'The request body stopped arriving' },
   TOO_LARGE: { status: 413, title: 'The request is over a size limit' },

@@ -33,11 +33,47 @@ t.test('a form body over a real connection: 415, and the connection serves the n
     body: JSON.stringify({ input: Array.from({ length: 50_000 }, (_, i) => i) }),
   });
   t.equal(form.status, 415);
-  t.match((await form.json()).detail, /^send the tensor as /);
+  t.match(((await form.json()) as { detail: string }).detail, /^send the tensor as /);
   const ok = await fetch(`${base}/v1/dropout`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ input: [1, 2], p: 0, seed: 1 }),
   });
   t.equal(ok.status, 200);
+});
+
+t.test('a known path with the wrong method: 405 with Allow, as a problem document', async (t) => {
+  const app = await startApp(t);
+  const cases: [string, string, string][] = [
+    ['GET', '/v1/dropout', 'POST'],
+    ['PUT', '/v1/dropout?p=0.5', 'POST'],
+    ['POST', '/healthz', 'GET, HEAD'],
+    ['DELETE', '/readyz', 'GET, HEAD'],
+    ['POST', '/openapi.json', 'GET, HEAD'],
+    ['POST', '/metrics', 'GET, HEAD'],
+  ];
+  for (const [method, url, allow] of cases) {
+    const res = await app.inject({ method: method as 'GET', url });
+    const name = `${method} ${url}`;
+    t.equal(res.statusCode, 405, name);
+    t.equal(res.headers.allow, allow, `${name}: Allow`);
+    t.match(res.headers['content-type'], /^application\/problem\+json/, `${name}: content type`);
+    const problem = res.json();
+    t.match(problem, { status: 405, code: 'METHOD_NOT_ALLOWED', title: 'The route does not take this method' }, name);
+    t.match(problem.detail, `takes ${allow}, not ${method}`, name);
+  }
+  const head = await app.inject({ method: 'HEAD', url: '/v1/dropout' });
+  t.equal(head.statusCode, 405, 'HEAD /v1/dropout');
+  t.equal(head.headers.allow, 'POST');
+});
+
+t.test('an unknown path is still 404, and /v2 keeps its own error format', async (t) => {
+  const app = await startApp(t);
+  const unknown = await app.inject({ method: 'GET', url: '/v1/dropouts' });
+  t.equal(unknown.statusCode, 404);
+  t.equal(unknown.headers.allow, undefined);
+  t.equal(unknown.json().code, 'NOT_FOUND');
+  const v2 = await app.inject({ method: 'GET', url: '/v2/nothing' });
+  t.equal(v2.statusCode, 404);
+  t.type(v2.json().error, 'string');
 });

@@ -112,6 +112,28 @@ export function frameworkErrorHandler(error: FastifyError, request: FastifyReque
   return sendProblem(reply, 'INVALID_REQUEST', detail);
 }
 
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+
+/**
+ * The methods the requested path is served with, for a 405's Allow header (RFC 9110 §15.5.6). Only paths without
+ * parameters are matched: the router is asked for the path as a route of its own.
+ */
+export function allowedMethods(request: FastifyRequest): string[] {
+  const path = request.url.split('?')[0];
+  return METHODS.filter((method) => request.server.hasRoute({ url: path, method }));
+}
+
+/** A known path asked with another method says which to use instead of claiming the route does not exist. */
 export function notFoundHandler(request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  return sendProblem(reply, 'NOT_FOUND', `no route ${request.method} ${clip(request.url.split('?')[0])}; see /docs`);
+  const path = request.url.split('?')[0];
+  const allowed = allowedMethods(request);
+  if (allowed.length > 0) {
+    reply.header('Allow', allowed.join(', '));
+    return sendProblem(
+      reply,
+      'METHOD_NOT_ALLOWED',
+      `${clip(path)} takes ${allowed.join(', ')}, not ${clip(request.method)}; see /docs`,
+    );
+  }
+  return sendProblem(reply, 'NOT_FOUND', `no route ${request.method} ${clip(path)}; see /docs`);
 }
