@@ -80,9 +80,26 @@ export function readInferCall(
   decodeData?: DecodeData,
 ): InferCall {
   validateBody(InferRequest, header, 'request');
-  const request = header as InferRequest;
+  let request = header as InferRequest;
+  if (request.parameters !== undefined) request = { ...request, parameters: numericP(request.parameters) };
   validateBody(InferParameters, request.parameters ?? {}, 'parameters');
   return decodeInferCall(request, binary, limits, decodeData);
+}
+
+/** A decimal number as text: what Python's str() writes for a float ("0.5", "1e-05"), signs and blanks aside. */
+const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+/** Longer strings go to the schema unscanned: no p needs more characters, and scanning megabytes would cost time. */
+const MAX_DECIMAL_CHARS = 40;
+
+/**
+ * Parameters with a decimal-string p as its number: clients that keep every parameter as a string (as they may
+ * send seed and offset) send p that way too. Converted before the schema, so "1.5" and "abc" are refused in the
+ * very words 1.5 and "abc" are.
+ */
+function numericP(parameters: NonNullable<InferRequest['parameters']>): NonNullable<InferRequest['parameters']> {
+  const { p } = parameters;
+  if (typeof p !== 'string' || p.length > MAX_DECIMAL_CHARS || !DECIMAL.test(p.trim())) return parameters;
+  return { ...parameters, p: Number(p.trim()) };
 }
 
 export function decodeInferCall(
@@ -179,9 +196,9 @@ export function encodeInferHeader(call: InferReplyCall, result: InferResult, mod
   w.ascii('{');
   if (call.id !== undefined) w.ascii(`"id":${JSON.stringify(call.id)},`);
   w.ascii(`"model_name":"dropout","model_version":${JSON.stringify(modelVersion)},`);
-  w.ascii(
-    `"parameters":{"seed":${result.seed === null ? 'null' : `"${result.seed}"`},"offset":${result.offset},"kept":${result.kept}},`,
-  );
+  // The protocol's parameter values are strings, numbers or booleans only: with no seed (eval) the key is left out.
+  const seed = result.seed === null ? '' : `"seed":"${result.seed}",`;
+  w.ascii(`"parameters":{${seed}"offset":${result.offset},"kept":${result.kept}},`);
   w.ascii('"outputs":[');
   const { shape, dtype, data } = result.tensor;
   call.outputs.forEach((o, k) => {

@@ -105,6 +105,25 @@ function encodeOnWorker(
   );
 }
 
+/** A /v2/models/{name} route (metadata, ready, infer, with or without /versions/{v}); the name still percent-encoded. */
+const MODEL_ROUTE = /^\/v2\/models\/([^/]+)(?:\/versions\/[^/]+)?(?:\/ready|\/infer)?\/?$/;
+
+/**
+ * The model a request names when it is not this one, so the client hears the model is unknown (in Triton's words,
+ * which its clients and scripts look for) rather than that a path has no route.
+ */
+function unknownModel(path: string): string | undefined {
+  const match = MODEL_ROUTE.exec(path);
+  if (match === null) return undefined;
+  let name = match[1];
+  try {
+    name = decodeURIComponent(name);
+  } catch {
+    // Malformed escapes: the name as sent.
+  }
+  return name === MODEL ? undefined : name;
+}
+
 function sendJson(reply: FastifyReply, value: unknown): FastifyReply {
   return reply.header('content-type', 'application/json').send(Buffer.from(JSON.stringify(value)));
 }
@@ -137,9 +156,12 @@ export default async function v2Routes(
     request.log.error({ err: error }, 'request failed');
     return sendError(reply, 500, `internal error (request ${request.id})`);
   });
-  app.setNotFoundHandler((request, reply) =>
-    sendError(reply, 404, `no route ${request.method} ${clip(request.url.split('?')[0])}`),
-  );
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0];
+    const model = unknownModel(path);
+    if (model !== undefined) return sendError(reply, 404, `Request for unknown model: '${clip(model)}' is not found`);
+    return sendError(reply, 404, `no route ${request.method} ${clip(path)}`);
+  });
 
   // Triton's clients send the body with no Content-Type (the sync client) or as application/octet-stream.
   app.removeAllContentTypeParsers();

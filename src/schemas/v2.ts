@@ -40,7 +40,7 @@ export const InferRequest = Type.Object(
   {
     title: 'InferenceRequest',
     description:
-      'Request-level parameters carry p, mode, seed, offset, variant, noise_shape, rng and binary_data_output.',
+      'Request-level parameters carry p, mode, seed, offset, variant, noise_shape, rng and binary_data_output; p, seed and offset may also be decimal strings ("0.5", "42").',
     examples: [
       {
         id: '1',
@@ -52,7 +52,7 @@ export const InferRequest = Type.Object(
 );
 export type InferRequest = Static<typeof InferRequest>;
 
-/** The dropout settings as request-level parameters; validated once the header is parsed. */
+/** The dropout settings as request-level parameters; validated once the header is parsed and a string p is read. */
 export const InferParameters = Type.Object({
   p: Type.Optional(PSchema),
   mode: Type.Optional(ModeSchema),
