@@ -10,7 +10,7 @@ function written(v: number, dtype: 'float32' | 'float64' = 'float32'): string {
   return decoder.decode(w.bytes());
 }
 
-t.test('float32 values print as NumPy prints them: the shortest decimal that reads back', (t) => {
+t.test('float32 values print as NumPy prints them: the shortest decimal that reads back; -0 as -0.0', (t) => {
   const cases: Array<[number, string]> = [
     [0.1, '0.1'],
     [1 / 3, '0.33333334'],
@@ -24,7 +24,7 @@ t.test('float32 values print as NumPy prints them: the shortest decimal that rea
     [1e20, '100000000000000000000'],
     [-2.5, '-2.5'],
     [0, '0'],
-    [-0, '-0'],
+    [-0, '-0.0'],
     [Number.NaN, '"NaN"'],
     [Number.NEGATIVE_INFINITY, '"-Infinity"'],
   ];
@@ -61,10 +61,10 @@ t.test('the fast path agrees with the toPrecision search on 300,000 float32 valu
   t.end();
 });
 
-t.test('float64 values use JavaScript shortest round-trip form', (t) => {
+t.test('float64 values use JavaScript shortest round-trip form; -0 as -0.0', (t) => {
   t.equal(written(0.1, 'float64'), '0.1');
   t.equal(written(5e-324, 'float64'), '5e-324');
-  t.equal(written(-0, 'float64'), '-0');
+  t.equal(written(-0, 'float64'), '-0.0');
   t.equal(written(Number.POSITIVE_INFINITY, 'float64'), '"Infinity"');
   t.end();
 });

@@ -153,14 +153,18 @@ t.test('return_mask expands broadcast masks to the output shape', async (t) => {
   t.equal(gaussian.kept, 3);
 });
 
-t.test('float16 and bfloat16 through JSON: shortest decimals, 16-bit rounding', async (t) => {
+t.test('float16 and bfloat16 through JSON: 16-bit rounding, written as the shortest float32 decimals', async (t) => {
   const app = await startApp(t);
   const f16 = (
     await postJson(app, { input: [0.1, 65504, 1e-8, 'NaN', -0, 70000], dtype: 'float16', mode: 'eval' })
   ).json();
-  t.same(f16.output, [0.1, 65500, 0, 'NaN', -0, 'Infinity']);
+  t.same(f16.output, [0.099975586, 65504, 0, 'NaN', -0, 'Infinity'], '0.1 in float16 is 0.0999755859375');
   const bf16 = (await postJson(app, { input: [0.1, 1 / 3, 3e38], dtype: 'bfloat16', mode: 'eval' })).json();
-  t.same(bf16.output, [0.1, 0.334, 3e38], '1/3 in bfloat16 is 0.333984375, and 0.334 reads back to it');
+  t.same(
+    bf16.output,
+    [0.100097656, 0.33398438, 3.0040553e38],
+    '1/3 in bfloat16 is 0.333984375, and 0.33398438 reads back to it as a float32 (0.334 only as a bfloat16)',
+  );
   const binary = await postBinary(
     app,
     Buffer.from(new Uint16Array([0x3c00, 0x4000, 0xbc00]).buffer),

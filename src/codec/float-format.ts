@@ -1,6 +1,12 @@
 /**
- * Tensor values as JSON text: the shortest decimal that reads back to the same value in the tensor's dtype (as NumPy
- * prints them), signed zero kept, and the protobuf-JSON strings for non-finite values.
+ * Tensor values as JSON text: the shortest decimal that reads back as the same float32 (float32, float16 and bfloat16
+ * values, all exact float32s) or float64 (float64 values), negative zero as -0.0, and the protobuf-JSON strings for
+ * non-finite values.
+ *
+ * Why float32 for the 16-bit dtypes: clients such as tritonclient read FP16/BF16 JSON data into float32 (or float64),
+ * so a decimal that reads back only as the 16-bit value (bfloat16's -0.547 for -0.546875) comes back off by up to half
+ * a 16-bit step there, while the float32 one reads back exactly into either. Why -0.0: Python's json, rapidjson and
+ * orjson read the token -0 as the integer 0, which loses the sign; -0.0 is a float to all of them.
  *
  * float32 needs its own shortest-digits search (JavaScript only has float64's). Trying toPrecision(1..9) costs ~1.5 µs
  * a value; instead the candidates are computed with exact float64 scaling by powers of ten up to 10^22, which covers
@@ -17,6 +23,9 @@ export const NON_FINITE_IN: Readonly<Record<string, number>> = {
 /** Powers of ten that are exact doubles: 10^0 … 10^22. */
 const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
 
+/** Negative zero with a fraction, so that readers with an integer type see a float and keep the sign. */
+export const NEGATIVE_ZERO = '-0.0';
+
 function nonFinite(v: number): string {
   if (Number.isNaN(v)) return '"NaN"';
   return v > 0 ? '"Infinity"' : '"-Infinity"';
@@ -24,7 +33,7 @@ function nonFinite(v: number): string {
 
 /** float64: JavaScript's own number-to-string is already the shortest round-trip form. */
 export function formatFloat64(v: number): string {
-  if (v === 0) return Object.is(v, -0) ? '-0' : '0';
+  if (v === 0) return Object.is(v, -0) ? NEGATIVE_ZERO : '0';
   if (!Number.isFinite(v)) return nonFinite(v);
   return String(v);
 }
@@ -110,11 +119,12 @@ export function shortestFloat32(v: number): number {
  * suffice.
  */
 export function formatFloat32(v: number): string {
-  if (v === 0) return Object.is(v, -0) ? '-0' : '0';
+  if (v === 0) return Object.is(v, -0) ? NEGATIVE_ZERO : '0';
   if (!Number.isFinite(v)) return nonFinite(v);
   return String(shortestFloat32(v));
 }
 
+/** The formatter of a `dtype` value given as a number (a 16-bit one decoded: it is an exact float32). */
 export function formatterFor(dtype: Dtype): (v: number) => string {
-  return dtype === 'float32' ? formatFloat32 : formatFloat64;
+  return dtype === 'float64' ? formatFloat64 : formatFloat32;
 }

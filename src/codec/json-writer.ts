@@ -1,11 +1,18 @@
 /**
  * Builds JSON replies as bytes: tensor values are written digit by digit into one growing buffer, which avoids a
- * JavaScript string per number (String(double) alone costs ~150 ns). The number format is JavaScript's own
- * Number#toString layout, so the output equals what JSON.stringify would print for the same decimal.
+ * JavaScript string per number (String(double) alone costs ~150 ns). The numbers are those of ./float-format.ts in
+ * JavaScript's own Number#toString layout, so the output equals what JSON.stringify would print for the same
+ * decimal, except negative zero: -0.0 (JSON.stringify drops the sign).
  */
-import type { Dtype } from '../kernel/dtype.js';
-import { bf16ToNumber, f16ToNumber, numberToBf16, numberToF16 } from '../kernel/half.js';
-import { type DecimalParts, formatFloat64, shortestFloat32BySearch, shortestFloat32Parts } from './float-format.js';
+import type { Dtype, TensorData } from '../kernel/dtype.js';
+import { bf16ToNumber, f16ToNumber } from '../kernel/half.js';
+import {
+  type DecimalParts,
+  formatFloat64,
+  NEGATIVE_ZERO,
+  shortestFloat32BySearch,
+  shortestFloat32Parts,
+} from './float-format.js';
 import { float32Json } from './float32-json.js';
 
 const ZERO = 48;
@@ -17,12 +24,15 @@ const FALSE = Buffer.from('false');
 const NAN = Buffer.from('"NaN"');
 const INF = Buffer.from('"Infinity"');
 const NEG_INF = Buffer.from('"-Infinity"');
+// 16-bit values per decode into the float32 scratch of halfRun: big enough to amortise a WebAssembly call.
+const HALF_CHUNK = 4096;
 
 export class JsonWriter {
   #bytes: Uint8Array;
   #length = 0;
   readonly #parts: DecimalParts = { digits: 0, scale: 0 };
   readonly #digits = new Uint8Array(10);
+  #halves: Float32Array | undefined;
 
   constructor(capacity = 1024) {
     this.#bytes = new Uint8Array(capacity);
@@ -69,7 +79,7 @@ export class JsonWriter {
   float32(v: number): void {
     if (this.#nonFinite(v)) return;
     if (v === 0) {
-      this.ascii(Object.is(v, -0) ? '-0' : '0');
+      this.ascii(Object.is(v, -0) ? NEGATIVE_ZERO : '0');
       return;
     }
     if (!shortestFloat32Parts(Math.abs(v), this.#parts)) {
@@ -110,22 +120,24 @@ export class JsonWriter {
   }
 
   /**
-   * A 16-bit value (given as its bits): the fewest digits that read back to the same bits. At most five digits
-   * are ever needed, so the plain toPrecision search is cheap enough here.
+   * A 16-bit value (given as its bits) as float32() writes it: every float16 and bfloat16 value is an exact float32,
+   * so the float32 shortest form reads back exactly wherever a client parses into float32 or float64, which the
+   * shortest 16-bit form does not.
    */
-  half(bits: number, decode: (bits: number) => number, encode: (x: number) => number): void {
-    const v = decode(bits);
-    if (this.#nonFinite(v)) return;
-    if (v === 0) {
-      this.ascii(Object.is(v, -0) ? '-0' : '0');
-      return;
-    }
-    for (let digits = 1; digits <= 17; digits++) {
-      const candidate = Number(v.toPrecision(digits));
-      if (encode(candidate) === bits) {
-        this.ascii(String(candidate));
-        return;
-      }
+  half(bits: number, decode: (bits: number) => number): void {
+    this.float32(decode(bits));
+  }
+
+  /** bits[start … start + count) as half() writes each, comma-separated: decoded to float32, then float32Run. */
+  halfRun(bits: Uint16Array, start: number, count: number, decode: (bits: number) => number): void {
+    this.#halves ??= new Float32Array(HALF_CHUNK);
+    const values = this.#halves;
+    for (let done = 0; done < count; ) {
+      const n = Math.min(HALF_CHUNK, count - done);
+      for (let i = 0; i < n; i++) values[i] = decode(bits[start + done + i]);
+      if (done > 0) this.byte(COMMA);
+      this.float32Run(values, 0, n);
+      done += n;
     }
   }
 
@@ -137,9 +149,31 @@ export class JsonWriter {
       case 'float64':
         return (v) => this.float64(v);
       case 'float16':
-        return (bits) => this.half(bits, f16ToNumber, numberToF16);
+        return (bits) => this.half(bits, f16ToNumber);
       case 'bfloat16':
-        return (bits) => this.half(bits, bf16ToNumber, numberToBf16);
+        return (bits) => this.half(bits, bf16ToNumber);
+    }
+  }
+
+  /**
+   * The writer of runs of `data` (stored elements of `dtype`): run(start, count) writes data[start … start + count)
+   * comma-separated, the same bytes as writerFor(dtype) item by item; float32 and the 16-bit dtypes in WebAssembly.
+   */
+  runFor(dtype: Dtype, data: TensorData): (start: number, count: number) => void {
+    switch (dtype) {
+      case 'float32':
+        return (start, count) => this.float32Run(data as Float32Array, start, count);
+      case 'float16':
+        return (start, count) => this.halfRun(data as Uint16Array, start, count, f16ToNumber);
+      case 'bfloat16':
+        return (start, count) => this.halfRun(data as Uint16Array, start, count, bf16ToNumber);
+      case 'float64':
+        return (start, count) => {
+          for (let i = 0; i < count; i++) {
+            if (i > 0) this.byte(COMMA);
+            this.float64(data[start + i]);
+          }
+        };
     }
   }
 

@@ -88,7 +88,8 @@ export const DropoutQuery = Type.Object(
 export type DropoutQuery = Static<typeof DropoutQuery>;
 
 const NestedValues = Type.Array(Type.Unknown(), {
-  description: 'Same nesting as the input; numbers as the shortest decimal that reads back to the same dtype value.',
+  description:
+    'Same nesting as the input; numbers as the shortest decimal that reads back as the same float32 (float32, float16, bfloat16) or float64 (float64); negative zero as -0.0.',
 });
 
 export const DropoutJsonReply = Type.Object(

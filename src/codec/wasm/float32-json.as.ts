@@ -2,7 +2,7 @@
  * float32 tensor values as JSON text, as WebAssembly: the same bytes as JsonWriter.float32 (../json-writer.ts),
  * whose definition is shortestFloat32BySearch (../float-format.ts): for d = 1 … 8, v.toPrecision(d) (v rounded to d
  * significant digits, halves away from zero) if that decimal, read as a double and then rounded to float32, gives v
- * back; else v.toPrecision(9). Laid out as Number#toString lays out that decimal.
+ * back; else v.toPrecision(9). Laid out as Number#toString lays out that decimal; negative zero as -0.0.
  *
  * The JS wrapper (../float32-json.ts) copies a run of values into IN, calls `format`, and copies the text from OUT.
  *
@@ -97,8 +97,9 @@ function value(bits: u32, out: usize): usize {
   store<u8>(out, 45);
   out += <usize>(bits >>> 31);
   if (abs === 0) {
-    store<u8>(out, 48);
-    return out + 1;
+    // "0.0" stored, and kept whole only after a minus: readers such as Python's json take -0 for the integer 0.
+    store<u32>(out, 0x302e30);
+    return out + 1 + ((<usize>(bits >>> 31)) << 1);
   }
   return finite(abs, out);
 }
