@@ -77,3 +77,59 @@ t.test('an unknown path is still 404, and /v2 keeps its own error format', async
   t.equal(v2.statusCode, 404);
   t.type(v2.json().error, 'string');
 });
+
+/** A 0-d float32 .npy file (np.save(f, np.float32(value))). */
+function scalarNpy(value: number): Buffer {
+  let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (), }";
+  header += ' '.repeat(63 - ((10 + header.length) % 64)) + '\n';
+  const preamble = Buffer.alloc(10);
+  Buffer.from('\x93NUMPY', 'latin1').copy(preamble);
+  preamble[6] = 1;
+  preamble.writeUInt16LE(header.length, 8);
+  const data = Buffer.alloc(4);
+  data.writeFloatLE(value);
+  return Buffer.concat([preamble, Buffer.from(header, 'latin1'), data]);
+}
+
+t.test('a 0-d tensor comes back as a bare number, its mask as a bare boolean', async (t) => {
+  const app = await startApp(t);
+  const post = (body: unknown) =>
+    app.inject({
+      method: 'POST',
+      url: '/v1/dropout',
+      headers: { 'content-type': 'application/json' },
+      payload: body as object,
+    });
+  const seen = new Set<number>();
+  for (let seed = 1; seed <= 8; seed++) {
+    const res = await post({ input: [3.5], shape: [], p: 0.5, seed, return_mask: true });
+    t.equal(res.statusCode, 200);
+    const reply = res.json();
+    t.same(reply.shape, []);
+    t.type(reply.output, 'number', `seed ${seed}: output ${res.body}`);
+    t.type(reply.mask, 'boolean', `seed ${seed}: mask`);
+    t.equal(reply.output, reply.mask ? 7 : 0, `seed ${seed}: output follows the mask`);
+    t.equal(reply.kept, reply.mask ? 1 : 0);
+    seen.add(reply.output);
+  }
+  t.same([...seen].sort(), [0, 7], 'some seed keeps and some drops');
+  t.equal((await post({ input: [3.5], shape: [], mode: 'eval' })).json().output, 3.5, 'eval mode');
+  const npy = await app.inject({
+    method: 'POST',
+    url: '/v1/dropout?mode=eval',
+    headers: { 'content-type': 'application/x-npy', accept: 'application/json' },
+    payload: scalarNpy(-1.25),
+  });
+  t.equal(npy.statusCode, 200, npy.body);
+  t.match(npy.body, /^\{"output":-1\.25,"shape":\[\],/, '.npy 0-d to JSON');
+  const offloaded = await startApp(t, { INLINE_MAX_JSON_BYTES: '0', INLINE_MAX_ELEMENTS: '0' });
+  const worker = await offloaded.inject({
+    method: 'POST',
+    url: '/v1/dropout',
+    headers: { 'content-type': 'application/json' },
+    payload: { input: [3.5], shape: [], mode: 'eval', return_mask: true },
+  });
+  t.match(worker.body, /^\{"output":3\.5,"shape":\[\],.*"mask":true\}$/, 'written by a pool worker');
+  // One element of rank 1 keeps its brackets.
+  t.same((await post({ input: [3.5], mode: 'eval' })).json().output, [3.5]);
+});
