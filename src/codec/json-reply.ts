@@ -32,7 +32,7 @@ const CLOSE = 93;
 
 /**
  * Writes n items nested like `shape` (or flat) in row-major order: run(start, count) writes `count` consecutive
- * items, comma-separated, for each innermost array (or once for all n), so float32 rows go to the writer as runs.
+ * items, comma-separated, for each innermost array (or once for all n), so rows of values go to the writer as runs.
  */
 function writeArray(
   w: JsonWriter,
@@ -94,12 +94,7 @@ export function writeDropoutReply(tensor: ReplyTensor, echo: ReplyEcho, mask?: U
   const { data, shape, nested } = tensor;
   const w = new JsonWriter(data.length * (tensor.dtype === 'float64' ? 20 : 12) + 256);
   w.ascii('{"output":');
-  const write = w.writerFor(tensor.dtype);
-  const values =
-    tensor.dtype === 'float32'
-      ? (start: number, count: number) => w.float32Run(data as Float32Array, start, count)
-      : itemRun(w, (i) => write(data[i]));
-  writeArray(w, shape, nested, data.length, values);
+  writeArray(w, shape, nested, data.length, w.runFor(tensor.dtype, data));
   w.ascii(echoMembers(shape, tensor.dtype, echo));
   if (mask) {
     w.ascii(',"mask":');
