@@ -124,7 +124,7 @@ export async function buildApp(config: Config, runtime: Runtime = {}): Promise<F
     // them compressed, and 1 in ~1000 raw tensors starts that way (found by the fuzzer). Binary stays identity.
     customTypes: /^application\/(json|problem\+json)/,
   });
-  await registerDocs(app);
+  await registerDocs(app, config);
 
   const pressure = registerPressure(app, config, admission);
   await registerAccess(app, config);

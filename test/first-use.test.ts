@@ -1,6 +1,9 @@
 /** What a new user hits first (issue 16): a body without the right Content-Type, a wrong method, the docs, 0-d tensors. */
 import t from 'tap';
-import { startApp } from './helpers.js';
+import { PROBLEMS } from '../src/errors.js';
+import { PROBLEM_EXAMPLES } from '../src/routes/dropout.js';
+import { DROPOUT_REPLY_EXAMPLE, DROPOUT_REQUEST_EXAMPLE } from '../src/schemas/dropout.js';
+import { postJson, startApp } from './helpers.js';
 
 const ACCEPTED = 'application/json, application/octet-stream, application/x-npy';
 
@@ -81,7 +84,7 @@ t.test('an unknown path is still 404, and /v2 keeps its own error format', async
 /** A 0-d float32 .npy file (np.save(f, np.float32(value))). */
 function scalarNpy(value: number): Buffer {
   let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (), }";
-  header += ' '.repeat(63 - ((10 + header.length) % 64)) + '\n';
+  header += `${' '.repeat(63 - ((10 + header.length) % 64))}\n`;
   const preamble = Buffer.alloc(10);
   Buffer.from('\x93NUMPY', 'latin1').copy(preamble);
   preamble[6] = 1;
@@ -132,4 +135,71 @@ t.test('a 0-d tensor comes back as a bare number, its mask as a bare boolean', a
   t.match(worker.body, /^\{"output":3\.5,"shape":\[\],.*"mask":true\}$/, 'written by a pool worker');
   // One element of rank 1 keeps its brackets.
   t.same((await post({ input: [3.5], mode: 'eval' })).json().output, [3.5]);
+});
+
+const STATUSES = ['400', '401', '406', '408', '413', '415', '429', '500', '503', '504'];
+
+t.test('the docs: padlocks and Authorize only when API keys are configured', async (t) => {
+  for (const keys of ['', 'k1,k2']) {
+    const app = await startApp(t, { API_KEYS: keys });
+    const doc = (await app.inject('/openapi.json')).json();
+    const name = keys ? 'with keys' : 'without keys';
+    t.equal(doc.security !== undefined, keys !== '', `${name}: security requirement`);
+    t.equal(doc.components?.securitySchemes !== undefined, keys !== '', `${name}: security scheme`);
+    const operations = Object.values<Record<string, { security?: unknown[] }>>(doc.paths).flatMap(Object.values);
+    if (!keys)
+      t.notOk(
+        operations.some((op) => (op.security ?? []).length > 0),
+        `${name}: no operation needs a key`,
+      );
+  }
+});
+
+t.test('the docs: the examples are real replies', async (t) => {
+  const app = await startApp(t);
+  const keyed = await startApp(t, { API_KEYS: 'k' });
+  const doc = (await app.inject('/openapi.json')).json();
+  const post = doc.paths['/v1/dropout'].post;
+  const request = post.requestBody.content['application/json'].example;
+  t.same(request, DROPOUT_REQUEST_EXAMPLE, 'the request example is the README one');
+  const real = await postJson(app, request);
+  t.equal(real.statusCode, 200);
+  t.same(post.responses['200'].content['application/json'].example, real.json(), '200 example is the real reply');
+  t.same(DROPOUT_REPLY_EXAMPLE, real.json());
+
+  const documented = (status: string) => post.responses[status].content['application/problem+json'].example;
+  const provoked: [string, Promise<{ json(): unknown }>][] = [
+    ['400', postJson(app, { ...request, p: 1.5 })],
+    ['401', postJson(keyed, request)],
+    ['406', postJson(app, request, { accept: 'text/html' })],
+    ['413', postJson(app, { input: [], shape: [100000, 100000] })],
+    ['415', postJson(app, 'input=1', { 'content-type': 'application/x-www-form-urlencoded' })],
+  ];
+  for (const [status, reply] of provoked) t.same(documented(status), (await reply).json(), `${status} example`);
+  for (const status of STATUSES) {
+    const example = documented(status);
+    t.equal(example.status, Number(status), `${status}: example status`);
+    t.same(example, PROBLEM_EXAMPLES[Number(status) as keyof typeof PROBLEM_EXAMPLES]);
+    t.equal(PROBLEMS[example.code as keyof typeof PROBLEMS].status, Number(status), `${status}: code of that status`);
+  }
+});
+
+t.test('the docs: every status the route answers, Retry-After on 429 and 503', async (t) => {
+  const app = await startApp(t);
+  const post = (await app.inject('/openapi.json')).json().paths['/v1/dropout'].post;
+  for (const status of STATUSES) t.ok(post.responses[status], `documents ${status}`);
+  for (const status of ['429', '503']) t.ok(post.responses[status].headers?.['Retry-After'], `${status}: Retry-After`);
+});
+
+t.test('the docs: which settings belong to which body format', async (t) => {
+  const app = await startApp(t);
+  const post = (await app.inject('/openapi.json')).json().paths['/v1/dropout'].post;
+  t.ok(post.parameters.length > 0);
+  for (const param of post.parameters) {
+    t.match(param.description ?? param.schema.description, /^Binary and \.npy bodies only: /, param.name);
+    t.equal(param.schema.default, undefined, `${param.name}: no default prefilled`);
+    t.equal(param.schema.examples, undefined, `${param.name}: no example prefilled`);
+    t.equal(param.example, undefined, `${param.name}: no example prefilled`);
+  }
+  t.match(post.requestBody.content['application/json'].schema.description, /settings as fields.*query.*not read/);
 });

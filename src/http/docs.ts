@@ -4,6 +4,7 @@ import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
+import type { Config } from '../config.js';
 import { PROBLEMS } from '../errors.js';
 import { ProblemSchema } from '../schemas/common.js';
 
@@ -13,7 +14,23 @@ const errorCodeTable = Object.entries(PROBLEMS)
   .map(([code, { status, title }]) => `| ${code} | ${status} | ${title} |`)
   .join('\n');
 
-export async function registerDocs(app: FastifyInstance): Promise<void> {
+export async function registerDocs(app: FastifyInstance, config: Pick<Config, 'apiKeys'>): Promise<void> {
+  // Without keys the service asks for none: a padlock on every operation and an Authorize button would say it does.
+  const security =
+    config.apiKeys.length === 0
+      ? {}
+      : {
+          components: {
+            securitySchemes: {
+              bearerAuth: {
+                type: 'http' as const,
+                scheme: 'bearer',
+                description: 'An API key from API_KEYS.',
+              },
+            },
+          },
+          security: [{ bearerAuth: [] }],
+        };
   app.addSchema(ProblemSchema);
   await app.register(swagger, {
     openapi: {
@@ -23,16 +40,7 @@ export async function registerDocs(app: FastifyInstance): Promise<void> {
         version: SERVICE_VERSION,
         description: `Dropout (torch.nn.Dropout) as an HTTP service: exact, reproducible, fast.\n\nErrors are RFC 9457 problem documents (application/problem+json) with a stable \`code\`:\n\n| code | status | meaning |\n|---|---|---|\n${errorCodeTable}`,
       },
-      components: {
-        securitySchemes: {
-          bearerAuth: {
-            type: 'http',
-            scheme: 'bearer',
-            description: 'An API key from API_KEYS, needed only when the service is configured with keys.',
-          },
-        },
-      },
-      security: [{ bearerAuth: [] }],
+      ...security,
       tags: [
         { name: 'dropout', description: 'The dropout computation' },
         { name: 'operations', description: 'Health, readiness and documentation' },

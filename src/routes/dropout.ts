@@ -11,7 +11,7 @@ import { jsonBodyParser } from '../codec/json-body.js';
 import { NPY_BFLOAT16_DETAIL } from '../codec/npy.js';
 import { resolveSettings } from '../codec/settings.js';
 import type { Config } from '../config.js';
-import { clip, ProblemError } from '../errors.js';
+import { clip, type Problem, ProblemError, toProblem } from '../errors.js';
 import { NO_LEASE } from '../http/admission.js';
 import type { BodyReader } from '../http/body-reader.js';
 import { requestSignal } from '../http/deadline.js';
@@ -29,7 +29,7 @@ import { PROBLEM_CONTENT_TYPE } from '../http/problems.js';
 import { applyDropout } from '../pool/apply.js';
 import type { DropoutPool } from '../pool/dropout-pool.js';
 import { ProblemSchema } from '../schemas/common.js';
-import { DropoutJsonBody, DropoutJsonReply, DropoutQuery } from '../schemas/dropout.js';
+import { DROPOUT_REPLY_EXAMPLE, DropoutJsonBody, DropoutJsonReply, DropoutQuery } from '../schemas/dropout.js';
 
 /** Deepest nesting / highest rank accepted; deeper input is refused before it is walked. */
 export const MAX_RANK = 32;
@@ -40,9 +40,47 @@ export interface DropoutRouteOptions {
   pool: DropoutPool;
 }
 
-const problem = (description: string) => ({
+/**
+ * One problem per status the route answers with, worded as the service words it; test/first-use.test.ts provokes
+ * the ones a request can and checks they are these.
+ */
+export const PROBLEM_EXAMPLES = {
+  400: toProblem('P_OUT_OF_RANGE', 'body/p must be <= 1'),
+  401: toProblem('UNAUTHORIZED', 'send an API key as Authorization: Bearer <key>'),
+  406: toProblem('NOT_ACCEPTABLE', `Accept must allow ${Object.values(MEDIA_TYPES).join(' or ')}`),
+  408: toProblem(
+    'BODY_TIMEOUT',
+    'no body bytes arrived for 5000 ms (BODY_IDLE_TIMEOUT_MS); send the body without pausing',
+  ),
+  413: toProblem('TOO_LARGE', 'shape [100000,100000] has 10000000000 elements; the limit is 16777216'),
+  415: toProblem(
+    'UNSUPPORTED_MEDIA_TYPE',
+    `send the tensor as ${Object.values(MEDIA_TYPES).join(', ')} (got application/x-www-form-urlencoded)`,
+  ),
+  429: toProblem('RATE_LIMITED', 'more than 600 requests per minute from this key or address; retry in 42 seconds'),
+  500: toProblem(
+    'INTERNAL',
+    'the service failed on request 8f0e7c1a-3b2d-4e5f-9a6b-7c8d9e0f1a2b; quote it when reporting',
+    '8f0e7c1a-3b2d-4e5f-9a6b-7c8d9e0f1a2b',
+  ),
+  503: toProblem(
+    'OVERLOADED',
+    'the service is overloaded: 256 computations are in flight (MAX_QUEUE 256); retry shortly',
+  ),
+  504: toProblem(
+    'DEADLINE_EXCEEDED',
+    'the computation did not finish within REQUEST_TIMEOUT_MS; send a smaller tensor or retry',
+  ),
+} as const satisfies Record<number, Problem>;
+
+const RETRY_AFTER = {
+  'Retry-After': { type: 'integer', description: 'Seconds to wait before retrying' },
+};
+
+const problem = (status: keyof typeof PROBLEM_EXAMPLES, description: string, retry = false) => ({
   description,
-  content: { [PROBLEM_CONTENT_TYPE]: { schema: ProblemSchema } },
+  ...(retry ? { headers: RETRY_AFTER } : {}),
+  content: { [PROBLEM_CONTENT_TYPE]: { schema: ProblemSchema, example: PROBLEM_EXAMPLES[status] } },
 });
 
 const NPY_BODY_DOC = {
@@ -104,15 +142,21 @@ const dropoutRoutes: FastifyPluginAsyncTypebox<DropoutRouteOptions> = async (app
           200: {
             description: 'The tensor after dropout',
             content: {
-              [MEDIA_TYPES.json]: { schema: DropoutJsonReply },
+              [MEDIA_TYPES.json]: { schema: DropoutJsonReply, example: DROPOUT_REPLY_EXAMPLE },
               [MEDIA_TYPES.binary]: BINARY_BODY_DOC,
               [MEDIA_TYPES.npy]: NPY_BODY_DOC,
             },
           },
-          400: problem('Bad input: the problem says which field and what to change'),
-          406: problem('No acceptable reply format'),
-          413: problem('Body or element count over the limit'),
-          415: problem('Unsupported Content-Type or dtype'),
+          400: problem(400, 'Bad input: the problem says which field and what to change'),
+          401: problem(401, 'API keys are configured and the request has no valid one (Authorization: Bearer <key>)'),
+          406: problem(406, 'No acceptable reply format'),
+          408: problem(408, 'The body stopped arriving for BODY_IDLE_TIMEOUT_MS'),
+          413: problem(413, 'Body or element count over the limit'),
+          415: problem(415, 'Unsupported Content-Type or dtype'),
+          429: problem(429, 'Over RATE_LIMIT_PER_MINUTE requests a minute; retry after Retry-After seconds', true),
+          500: problem(500, 'The service failed; the problem carries the request id for the logs'),
+          503: problem(503, 'Overloaded, or shutting down; retry after Retry-After seconds', true),
+          504: problem(504, 'The computation did not finish within REQUEST_TIMEOUT_MS'),
         },
       },
       config: {

@@ -1,5 +1,5 @@
 /** Request and reply shapes of POST /v1/dropout: validation, TypeScript types and the OpenAPI document. */
-import { type Static, Type } from 'typebox';
+import { type Static, type TSchema, Type } from 'typebox';
 import {
   DtypeSchema,
   ModeSchema,
@@ -16,6 +16,37 @@ const ShapeSchema = Type.Array(Type.Integer({ minimum: 0 }), {
   description: 'Dimensions, row-major. Needed for a flat input of rank ≠ 1; inferred from a nested one.',
   examples: [[2, 3]],
 });
+
+/** The README's request; DROPOUT_REPLY_EXAMPLE is what the service answers to it (test/first-use.test.ts checks). */
+export const DROPOUT_REQUEST_EXAMPLE = {
+  input: [
+    [1, 2, 3],
+    [4, 5, 6],
+  ],
+  p: 0.5,
+  seed: 42,
+  return_mask: true,
+};
+
+export const DROPOUT_REPLY_EXAMPLE = {
+  output: [
+    [0, 4, 6],
+    [8, 0, 12],
+  ],
+  shape: [2, 3],
+  dtype: 'float32',
+  p: 0.5,
+  mode: 'train',
+  variant: 'standard',
+  rng: 'philox',
+  seed: '42',
+  offset: 0,
+  kept: 4,
+  mask: [
+    [false, true, true],
+    [true, false, true],
+  ],
+};
 
 export const DropoutJsonBody = Type.Object(
   {
@@ -51,36 +82,41 @@ export const DropoutJsonBody = Type.Object(
   {
     additionalProperties: false,
     title: 'DropoutRequest',
-    examples: [
-      {
-        input: [
-          [1, 2, 3],
-          [4, 5, 6],
-        ],
-        p: 0.5,
-        seed: 42,
-      },
-    ],
+    description:
+      'A JSON body carries the tensor and all its settings as fields; the query parameters are for binary and .npy bodies and are not read.',
+    examples: [DROPOUT_REQUEST_EXAMPLE],
   },
 );
 export type DropoutJsonBody = Static<typeof DropoutJsonBody>;
+
+/**
+ * A query parameter, labelled as one only binary and .npy bodies read. No default or example: Swagger UI fills its
+ * form with them and would send them along with a JSON body, which ignores them. The defaults still apply, the same
+ * as the JSON fields'.
+ */
+function binaryOnly<T extends TSchema>(schema: T): T {
+  const { default: _default, examples: _examples, ...rest } = schema as T & { default?: unknown; examples?: unknown };
+  const description = (schema as { description?: string }).description;
+  return { ...rest, description: `Binary and .npy bodies only: ${description}` } as unknown as T;
+}
 
 /** Settings of a binary or .npy body; a JSON body carries its own and the query is not read. */
 export const DropoutQuery = Type.Object(
   {
     shape: Type.Optional(
-      // No examples on the query: Swagger UI would send them along with a JSON body's own settings.
-      Type.String({ description: 'Comma-separated dims of a binary body (omitted: 1-D), e.g. 2,3,4.' }),
+      binaryOnly(Type.String({ description: 'Comma-separated dims of a binary body (omitted: 1-D), e.g. 2,3,4.' })),
     ),
-    dtype: Type.Optional(DtypeSchema),
-    p: Type.Optional(PSchema),
-    mode: Type.Optional(ModeSchema),
-    seed: Type.Optional(Type.String({ description: SEED_DESCRIPTION })),
-    offset: Type.Optional(Type.String({ description: OFFSET_DESCRIPTION })),
-    variant: Type.Optional(VariantSchema),
-    rng: Type.Optional(RngSchema),
+    dtype: Type.Optional(binaryOnly(DtypeSchema)),
+    p: Type.Optional(binaryOnly(PSchema)),
+    mode: Type.Optional(binaryOnly(ModeSchema)),
+    seed: Type.Optional(binaryOnly(Type.String({ description: SEED_DESCRIPTION }))),
+    offset: Type.Optional(binaryOnly(Type.String({ description: OFFSET_DESCRIPTION }))),
+    variant: Type.Optional(binaryOnly(VariantSchema)),
+    rng: Type.Optional(binaryOnly(RngSchema)),
     noise_shape: Type.Optional(
-      Type.String({ description: 'Comma-separated noise shape, e.g. 2,3,1 (see the JSON field noise_shape).' }),
+      binaryOnly(
+        Type.String({ description: 'Comma-separated noise shape, e.g. 2,3,1 (see the JSON field noise_shape).' }),
+      ),
     ),
   },
   { additionalProperties: false },
@@ -110,5 +146,5 @@ export const DropoutJsonReply = Type.Object(
       Type.Array(Type.Unknown(), { description: 'With return_mask: true where kept, same nesting.' }),
     ),
   },
-  { title: 'DropoutReply' },
+  { title: 'DropoutReply', examples: [DROPOUT_REPLY_EXAMPLE] },
 );
