@@ -1,8 +1,9 @@
 /** What a new user hits first (issue 16): a body without the right Content-Type, a wrong method, the docs, 0-d tensors. */
+import { Ajv } from 'ajv';
 import t from 'tap';
 import { PROBLEMS } from '../src/errors.js';
 import { PROBLEM_EXAMPLES } from '../src/routes/dropout.js';
-import { DROPOUT_REPLY_EXAMPLE, DROPOUT_REQUEST_EXAMPLE } from '../src/schemas/dropout.js';
+import { DROPOUT_REPLY_EXAMPLE, DROPOUT_REQUEST_EXAMPLE, DropoutJsonReply } from '../src/schemas/dropout.js';
 import { postJson, startApp } from './helpers.js';
 
 const ACCEPTED = 'application/json, application/octet-stream, application/x-npy';
@@ -116,6 +117,11 @@ t.test('a 0-d tensor comes back as a bare number, its mask as a bare boolean', a
     seen.add(reply.output);
   }
   t.same([...seen].sort(), [0, 7], 'some seed keeps and some drops');
+  const documented = new Ajv({ strict: false }).compile(DropoutJsonReply);
+  t.ok(
+    documented((await post({ input: [3.5], shape: [], p: 0.5, seed: 1, return_mask: true })).json()),
+    'as documented',
+  );
   t.equal((await post({ input: [3.5], shape: [], mode: 'eval' })).json().output, 3.5, 'eval mode');
   const npy = await app.inject({
     method: 'POST',

@@ -130,7 +130,12 @@ const NestedValues = Type.Array(Type.Unknown(), {
 
 export const DropoutJsonReply = Type.Object(
   {
-    output: NestedValues,
+    output: Type.Union([
+      NestedValues,
+      Type.Union([Type.Number(), Type.String()], {
+        description: 'A 0-d tensor (shape []): its one value, bare, as tolist() gives it.',
+      }),
+    ]),
     shape: Type.Array(Type.Integer()),
     dtype: DtypeSchema,
     p: Type.Number(),
@@ -143,7 +148,9 @@ export const DropoutJsonReply = Type.Object(
     offset: Type.Integer(),
     kept: Type.Integer({ description: 'How many elements were kept.' }),
     mask: Type.Optional(
-      Type.Array(Type.Unknown(), { description: 'With return_mask: true where kept, same nesting.' }),
+      Type.Union([Type.Array(Type.Unknown()), Type.Boolean()], {
+        description: 'With return_mask: true where kept, nested as output (a bare boolean for a 0-d tensor).',
+      }),
     ),
   },
   { title: 'DropoutReply', examples: [DROPOUT_REPLY_EXAMPLE] },
