@@ -215,8 +215,10 @@ export function jsonValue(dtype: Dtype, v: unknown): number | undefined {
   return undefined;
 }
 
-/** Walks a JSON reply array nested like `shape` (or flat), yielding leaves in row-major order. */
+/** Walks a JSON reply nested like `shape` (or flat, or bare for 0-d), yielding leaves in row-major order. */
 export function flattenReply(value: unknown, shape: number[], nested: boolean, n: number): unknown[] | string {
+  // A 0-d tensor is a bare value, as NumPy's and PyTorch's tolist() give it.
+  if (shape.length === 0) return Array.isArray(value) ? 'an array for a 0-d tensor' : [value];
   if (!nested || shape.length <= 1) {
     if (!Array.isArray(value)) return 'not an array';
     if (value.length !== n) return `${value.length} values, expected ${n}`;

@@ -804,8 +804,15 @@ export function judgeV2(
     verdict.fail('INVALID_REQUEST', 'InferRequest schema');
     return finish();
   }
-  const params = (h.parameters ?? {}) as Record<string, unknown>;
+  const params = { ...((h.parameters ?? {}) as Record<string, unknown>) };
   const has = (k: string) => Object.hasOwn(params, k);
+  // /v2 reads a decimal-string p as its number (clients that keep parameters as strings send it so).
+  if (
+    typeof params.p === 'string' &&
+    params.p.length <= 40 &&
+    /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/.test(params.p.trim())
+  )
+    params.p = Number(params.p.trim());
   if (has('p') && !(isJsonNumber(params.p) && params.p >= 0 && params.p <= 1)) verdict.fail('P_OUT_OF_RANGE', 'p');
   if (has('mode') && params.mode !== 'train' && params.mode !== 'eval') verdict.fail('INVALID_REQUEST', 'mode');
   if (has('seed') && !(isJsonInteger(params.seed) || typeof params.seed === 'string')) verdict.fail('BAD_SEED', 'seed');

@@ -159,6 +159,8 @@ function checkRoute(res: LightMyRequestResponse, rule: RouteRule): string | null
   if (status >= 500) return `${status} (5xx) ${res.body.slice(0, 300)}`;
   if (rule.anyBelow500) return null;
   if (status < 400) return rule.ok ? null : `${status} for a route that does not exist`;
+  // A known path asked with another method: 405 with the methods it does take.
+  if (status === 405 && !rule.ok && typeof res.headers.allow === 'string' && res.headers.allow !== '') return null;
   if (rule.v2) {
     if (res.headers['content-type'] !== 'application/json') return `v2 ${status} with ${res.headers['content-type']}`;
     const body = JSON.parse(res.body);
