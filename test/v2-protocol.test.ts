@@ -171,3 +171,15 @@ t.test('an unknown model is named as not found on every /v2/models/{name} route'
   t.match((await app.inject('/v2/models/dropout/nothing')).json(), { error: /^no route GET/ });
   t.match((await app.inject('/v2/elsewhere')).json(), { error: /^no route GET \/v2\/elsewhere/ });
 });
+
+t.test('a /v2 path asked with another method is 405 with Allow, in the protocol error format', async (t) => {
+  const app = await startApp(t);
+  const res = await app.inject({ method: 'GET', url: '/v2/models/dropout/infer' });
+  t.equal(res.statusCode, 405);
+  t.equal(res.headers.allow, 'POST');
+  t.equal(res.headers['content-type'], 'application/json');
+  t.match(res.json(), { error: /takes POST, not GET/ });
+  const ready = await app.inject({ method: 'POST', url: '/v2/health/ready' });
+  t.equal(ready.statusCode, 405);
+  t.match(ready.headers.allow, /GET/);
+});

@@ -22,6 +22,7 @@ import { NO_LEASE } from '../http/admission.js';
 import type { BodyReader } from '../http/body-reader.js';
 import { requestSignal } from '../http/deadline.js';
 import { SERVICE_VERSION } from '../http/docs.js';
+import { allowedMethods } from '../http/problems.js';
 import { sendParts } from '../http/reply-body.js';
 import { applyDropout } from '../pool/apply.js';
 import type { DropoutPool } from '../pool/dropout-pool.js';
@@ -160,6 +161,11 @@ export default async function v2Routes(
     const path = request.url.split('?')[0];
     const model = unknownModel(path);
     if (model !== undefined) return sendError(reply, 404, `Request for unknown model: '${clip(model)}' is not found`);
+    const allowed = allowedMethods(request);
+    if (allowed.length > 0) {
+      reply.header('Allow', allowed.join(', '));
+      return sendError(reply, 405, `${clip(path)} takes ${allowed.join(', ')}, not ${clip(request.method)}`);
+    }
     return sendError(reply, 404, `no route ${request.method} ${clip(path)}`);
   });
 
