@@ -174,12 +174,12 @@ const ECHO: ReplyEcho = {
   kept: 3,
 };
 
-/** The values of a row-major tensor nested by shape, as plain arrays. */
+/** The values of a row-major tensor nested by shape, as plain arrays (a 0-d tensor's one value bare). */
 function nest(values: ArrayLike<unknown>, shape: number[]): unknown {
   let next = 0;
   const build = (depth: number): unknown =>
     depth === shape.length ? values[next++] : Array.from({ length: shape[depth] }, () => build(depth + 1));
-  return shape.length === 0 ? [values[0]] : build(0);
+  return build(0);
 }
 
 t.test('writeDropoutReply: float32 runs give the same bytes as before, flat and nested, with the mask', async (t) => {
@@ -196,7 +196,7 @@ t.test('writeDropoutReply: float32 runs give the same bytes as before, flat and 
       const after = decoder.decode(writeDropoutReply(tensor, ECHO, mask));
       t.equal(after, before, `shape ${JSON.stringify(shape)} nested=${nested}`);
       const parsed = JSON.parse(after) as { output: unknown; mask: unknown };
-      const layout = nested ? shape : [size];
+      const layout = nested || shape.length === 0 ? shape : [size];
       t.same(
         parsed.mask,
         nest(
