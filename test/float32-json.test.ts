@@ -5,6 +5,7 @@ import { float32Json, useFloat32Wasm } from '../src/codec/float32-json.js';
 import { type ReplyEcho, writeDropoutReply } from '../src/codec/json-reply.js';
 import { JsonWriter } from '../src/codec/json-writer.js';
 import { encodeInferResponse, type InferCall } from '../src/codec/v2-infer.js';
+import { xorshift } from './reference.js';
 import { checkCommittedWasm } from './wasm-drift.js';
 
 const ROOT = new URL('..', import.meta.url);
@@ -35,17 +36,6 @@ function valueByValue<T>(write: () => T): T {
   } finally {
     useFloat32Wasm(true);
   }
-}
-
-/** xorshift32: reproducible patterns without Math.random. */
-function xorshift(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return state >>> 0;
-  };
 }
 
 const bitsOf = (v: number) => new Uint32Array(new Float32Array([v]).buffer)[0];

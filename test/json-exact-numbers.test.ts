@@ -22,6 +22,7 @@ import type { Dtype, TensorData } from '../src/kernel/dtype.js';
 import { bf16ToNumber, f16ToNumber, numberToBf16, numberToF16 } from '../src/kernel/half.js';
 import { encodeJsonReply } from '../src/pool/json-tasks.js';
 import { postBinary, postJson, startApp } from './helpers.js';
+import { xorshift } from './reference.js';
 
 const decoder = new TextDecoder();
 const DTYPES: Dtype[] = ['float32', 'float64', 'float16', 'bfloat16'];
@@ -33,17 +34,6 @@ const NON_FINITE: Record<string, number> = {
   '"Infinity"': Number.POSITIVE_INFINITY,
   '"-Infinity"': Number.NEGATIVE_INFINITY,
 };
-
-/** xorshift32: reproducible patterns without Math.random. */
-function xorshift(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return state >>> 0;
-  };
-}
 
 /**
  * 8,192 values of `dtype` (a multiple of ROW): both signs of zero, the extremes, non-finite values and random bit

@@ -54,3 +54,14 @@ export function genInput(n: number): Float64Array {
   }
   return x;
 }
+
+/** xorshift32: reproducible patterns without Math.random. */
+export function xorshift(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return state >>> 0;
+  };
+}

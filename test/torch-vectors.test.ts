@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import type { Tensor } from '../src/codec/json-tensor.js';
 import { type RawSettings, resolveSettings } from '../src/codec/settings.js';
 import type { Dtype, TensorData } from '../src/kernel/dtype.js';
@@ -108,17 +108,23 @@ async function run(pool: DropoutPool, v: Omit<Vector, keyof Described> & { numel
   return data;
 }
 
-t.test('every PyTorch vector, bit for bit, through the settings and the pool', async (t) => {
+/** A two-thread pool closed when the test ends; a thread failing outside a task fails the test. */
+function startPool(t: Test, chunkElements: number, inlineMaxElements: number): DropoutPool {
   const pool = new DropoutPool({
     workers: 2,
-    chunkElements: 50_000,
-    inlineMaxElements: 2048,
+    chunkElements,
+    inlineMaxElements,
     workerNice: 0,
     onError: (error) => {
       throw error;
     },
   });
   t.teardown(() => pool.close());
+  return pool;
+}
+
+t.test('every PyTorch vector, bit for bit, through the settings and the pool', async (t) => {
+  const pool = startPool(t, 50_000, 2048);
   t.ok(file.vectors.length >= 1800, `${file.vectors.length} vectors`);
   const failures: string[] = [];
   for (const v of file.vectors) {
@@ -130,16 +136,7 @@ t.test('every PyTorch vector, bit for bit, through the settings and the pool', a
 });
 
 t.test('continuation: a second call with offset = noise elements drawn replays PyTorch’s second call', async (t) => {
-  const pool = new DropoutPool({
-    workers: 2,
-    chunkElements: 4096,
-    inlineMaxElements: 64,
-    workerNice: 0,
-    onError: (error) => {
-      throw error;
-    },
-  });
-  t.teardown(() => pool.close());
+  const pool = startPool(t, 4096, 64);
   for (const c of file.continuation) {
     const shape = c.shape;
     const first = await run(pool, { ...c, numel: c.call1.numel });
@@ -154,16 +151,7 @@ t.test('continuation: a second call with offset = noise elements drawn replays P
 });
 
 t.test('16M elements: the same bytes as PyTorch with 1 and 2 threads', async (t) => {
-  const pool = new DropoutPool({
-    workers: 2,
-    chunkElements: 1 << 22,
-    inlineMaxElements: 16384,
-    workerNice: 0,
-    onError: (error) => {
-      throw error;
-    },
-  });
-  t.teardown(() => pool.close());
+  const pool = startPool(t, 1 << 22, 16384);
   const big = file.big[0];
   const out = await run(pool, {
     variant: 'dropout',

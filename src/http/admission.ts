@@ -103,7 +103,7 @@ export class Admission {
   /** A lease for a request that arrives declaring `declaredBytes` of body, or why it cannot be admitted now. */
   admit(declaredBytes: number, abandon: () => void): Lease | string {
     const lease = new Lease(this, abandon);
-    if (!lease.reserve(declaredBytes)) return this.#bytesReason(declaredBytes);
+    if (!lease.reserve(declaredBytes)) return this.bytesFull(declaredBytes);
     this.#leases.add(lease);
     return lease;
   }
@@ -126,13 +126,9 @@ export class Admission {
     this.#leases.delete(lease);
   }
 
-  #bytesReason(more: number): string {
-    return `${this.#bytes} bytes of request bodies are in flight and ${more} more do not fit (MAX_INFLIGHT_BYTES ${this.#limits.maxInflightBytes})`;
-  }
-
   /** Why a body of `more` bytes would not fit now. */
   bytesFull(more: number): string {
-    return this.#bytesReason(more);
+    return `${this.#bytes} bytes of request bodies are in flight and ${more} more do not fit (MAX_INFLIGHT_BYTES ${this.#limits.maxInflightBytes})`;
   }
 
   queueFull(): string | null {
