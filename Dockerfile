@@ -21,7 +21,7 @@ RUN npm run build
 FROM node:26-trixie-slim AS runtime
 # glibc otherwise gives the top of its heap back to the kernel after each large body's 64 KiB socket chunks are freed,
 # and faults it in again for the next (~40 % of req/s at 64K-element binary bodies; docs/performance.md). The same
-# setting as `npm start`, which test/allocator-tuning.test.ts checks.
+# setting as `npm start`, which test/server/allocator-tuning.test.ts checks.
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=3000 \

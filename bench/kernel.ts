@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { type DropoutParams, dropoutRange } from '../src/kernel/dropout.js';
 import { philoxKey } from '../src/kernel/philox.js';
-import { DropoutPool } from '../src/pool/dropout-pool.js';
+import { DropoutPool } from '../src/offload/pool.js';
 import { BENCH_DIR, fmt, PYTHON, runCommand, textTable } from './common.js';
 
 export type KernelFn = typeof dropoutRange;

@@ -4,7 +4,7 @@
  * client's (json.dumps of random doubles: 16-17 significant digits), interleaved round by round so that a noisy
  * machine slows both alike; prints medians. Checks first that both give the same tensor bytes.
  */
-import { parseJsonRequest, parseJsonWhole } from '../src/pool/json-tasks.js';
+import { parseJsonRequest, parseJsonWhole } from '../src/offload/json-tasks.js';
 
 const rounds = Number(process.argv[2] ?? 15);
 

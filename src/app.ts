@@ -19,10 +19,10 @@ import { errorHandler, frameworkErrorHandler, notFoundHandler } from './http/pro
 import { registerRequestLog } from './http/request-log.js';
 import { stalledUploadReaper } from './http/stalled-uploads.js';
 import { validatorCompiler } from './http/validation.js';
-import { DropoutPool } from './pool/dropout-pool.js';
-import dropoutRoutes from './routes/dropout.js';
+import { DropoutPool } from './offload/pool.js';
 import healthRoutes from './routes/health.js';
-import v2Routes from './routes/v2.js';
+import dropoutRoutes from './routes/v1/dropout.js';
+import v2Routes from './routes/v2/v2.js';
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -15,7 +15,7 @@ export function heapFlags(percent: number, v8Version: string): string[] {
   const flags = [`--heap-growing-percent=${percent}`];
   // Present in V8 13.6 (Node 24) and 14.6 (Node 26), absent in 11.3 (Node 20) and 12.4 (Node 22), where V8 would
   // print "unrecognized flag" (and go on). Older 13.x are left alone; later V8s get it, and should one drop the flag,
-  // test/heap-tuning.test.ts fails on that Node (CI runs it on the container's line too) rather than production
+  // test/server/heap-tuning.test.ts fails on that Node (CI runs it on the container's line too) rather than production
   // printing that line at every start.
   const [major = 0, minor = 0] = v8Version.split('.').map(Number);
   if (major > 13 || (major === 13 && minor >= 6)) flags.push('--external-memory-accounted-in-global-limit');

@@ -2,9 +2,10 @@
  * The JSON reply of POST /v1/dropout (API.md §2), written as bytes. Pure: the main thread uses it for small tensors
  * and a pool worker for large ones, so big replies are serialised off the event loop.
  */
+
+import type { Mode, Rng, Variant } from '../dropout/settings.js';
 import type { Dtype, TensorData } from '../kernel/dtype.js';
 import { JsonWriter } from './json-writer.js';
-import type { Mode, Rng, Variant } from './settings.js';
 
 export interface ReplyTensor {
   data: TensorData;

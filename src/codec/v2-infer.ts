@@ -3,6 +3,7 @@
  * header, optionally followed by raw tensor bytes whose sizes the header gives (binary_data_size).
  */
 
+import type { RawSettings } from '../dropout/settings.js';
 import { clip, ProblemError, quote } from '../errors.js';
 import { validateBody } from '../http/validation.js';
 import type { Dtype, TensorData } from '../kernel/dtype.js';
@@ -10,7 +11,6 @@ import { InferParameters, InferRequest, V2_DATATYPES, type V2Datatype } from '..
 import { decodeBinaryTensor, tensorBytes } from './binary-tensor.js';
 import { decodeJsonTensor, type JsonLimits, type Tensor } from './json-tensor.js';
 import { JsonWriter } from './json-writer.js';
-import type { RawSettings } from './settings.js';
 
 export const OUTPUT_NAMES = ['output', 'mask'] as const;
 export type OutputName = (typeof OUTPUT_NAMES)[number];
@@ -69,7 +69,7 @@ export function datatypeOf(dtype: Dtype): V2Datatype {
   return (Object.keys(V2_DATATYPES) as V2Datatype[]).find((k) => V2_DATATYPES[k] === dtype) as V2Datatype;
 }
 
-/** Decodes a JSON input's `data`; a worker reads it from bytes already parsed (../pool/json-tasks.ts). */
+/** Decodes a JSON input's `data`; a worker reads it from bytes already parsed (../offload/json-tasks.ts). */
 export type DecodeData = (data: unknown[], shape: number[], dtype: Dtype) => Tensor;
 
 /** A parsed header to a call: the schemas first, then the model's own checks and the input tensor. */

@@ -6,8 +6,8 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { FastifyRequest } from 'fastify';
-import { allocatePlain, readIntoShared } from '../codec/shared-body.js';
 import { ProblemError } from '../errors.js';
+import { allocatePlain, readIntoShared } from './shared-body.js';
 
 /** Reserve at least this much at a time, so a chunked body costs a few reservations, not one per chunk. */
 const RESERVE_STEP = 1024 * 1024;

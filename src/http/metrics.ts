@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { DropoutPool } from '../pool/dropout-pool.js';
+import type { DropoutPool } from '../offload/pool.js';
 import type { Admission } from './admission.js';
 
 export function registerMetrics(app: FastifyInstance, pool: DropoutPool, admission: Admission): void {

@@ -5,8 +5,8 @@
  */
 import { Ajv, type ErrorObject, type Options } from 'ajv';
 import type { FastifySchemaCompiler } from 'fastify';
-import { DeferredJson } from '../codec/json-body.js';
 import { clip } from '../errors.js';
+import { DeferredJson } from './json-body.js';
 
 const common: Options = {
   // Unknown fields are an error the client should hear about, not something to drop silently.

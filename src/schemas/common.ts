@@ -1,6 +1,6 @@
 /** Schemas shared by several routes: the problem document and the tensor settings. */
 import { Type } from 'typebox';
-import { MODES, RNGS, VARIANTS } from '../codec/settings.js';
+import { MODES, RNGS, VARIANTS } from '../dropout/settings.js';
 import { PROBLEMS } from '../errors.js';
 import { DTYPES } from '../kernel/dtype.js';
 

@@ -17,7 +17,7 @@ const ShapeSchema = Type.Array(Type.Integer({ minimum: 0 }), {
   examples: [[2, 3]],
 });
 
-/** The README's request; DROPOUT_REPLY_EXAMPLE is what the service answers to it (test/first-use.test.ts checks). */
+/** The README's request; DROPOUT_REPLY_EXAMPLE is what the service answers to it (test/docs/first-use.test.ts checks). */
 export const DROPOUT_REQUEST_EXAMPLE = {
   input: [
     [1, 2, 3],

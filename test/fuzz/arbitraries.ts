@@ -603,7 +603,7 @@ export const binaryCase: fc.Arbitrary<BinaryCase> = fc
 // ---------------------------------------------------------------------------------------------------------------
 // .npy
 
-const FIXTURES = new URL('../fixtures/npy/', import.meta.url);
+const FIXTURES = new URL('../codec/fixtures/npy/', import.meta.url);
 const fixtureIndex = JSON.parse(readFileSync(new URL('expected.json', FIXTURES), 'utf8')) as {
   positive: Record<string, unknown>;
   roundtrip: Record<string, unknown>;

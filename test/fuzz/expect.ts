@@ -5,7 +5,7 @@
  * test/reference.ts's independent Philox (drawU32) and this folder's own 16-bit rounding. The other variants
  * (alpha, feature_alpha, gaussian) and the torch stream are computed with the service's pure-JS kernel functions
  * (src/kernel): for those the fuzzer proves that every serving path (WASM, worker pool, chunking, codecs) agrees
- * with the plain kernel, not the kernel itself (test/variants.test.ts and test/torch-vectors.test.ts do that).
+ * with the plain kernel, not the kernel itself (test/kernel/variants.test.ts and test/service/torch-vectors.test.ts do that).
  */
 import { torchKeepMask } from '../../src/kernel/mt19937.js';
 import { philoxKey } from '../../src/kernel/philox.js';

@@ -1,5 +1,5 @@
 /**
- * The fuzz properties of issue 6, shared by test/fuzz.test.ts (a short run in `npm test`) and scripts/fuzz.ts
+ * The fuzz properties of issue 6, shared by test/fuzz/fuzz.test.ts (a short run in `npm test`) and scripts/fuzz.ts
  * (`npm run fuzz`, the long run). Each property generates whole HTTP requests, sends them with app.inject to two
  * apps (everything on the main thread; everything through the worker pool in 64-element chunks), and holds every
  * reply to the oracle (./oracle.ts): never a 5xx; a 4xx only with a problem document (/v1) or {"error"} (/v2) whose

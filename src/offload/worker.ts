@@ -1,0 +1,42 @@
+/** Piscina worker: thin adapters from task data to the pure kernels and codecs. */
+import { workerData } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import { viewOf } from '../kernel/dtype.js';
+import {
+  type EncodeJsonTask,
+  encodeJsonReply,
+  type ParseJsonResult,
+  type ParseJsonTask,
+  parseJsonRequest,
+} from './json-tasks.js';
+import { drawNoise } from './noise-task.js';
+import { type NoiseTask, type RangeTask, runRange } from './range-task.js';
+import { lowerThreadPriority } from './thread-priority.js';
+
+lowerThreadPriority(Number(workerData?.nice ?? 0));
+
+/** Dropout on one element range, in place; returns the kept count. */
+export function range(task: RangeTask): number {
+  if (task.fault === 'throw') throw new Error('injected worker fault');
+  // In a worker thread process.exit ends the thread only: the pool sees a dead worker and replaces it.
+  if (task.fault === 'exit') process.exit(1);
+  Atomics.store(task.control, 1 + task.index, 1);
+  if (Atomics.load(task.control, 0) !== 0) return 0;
+  const data = viewOf(task.dtype, task.buffer, task.byteOffset, task.length);
+  return runRange(task.kernel, data, task.start, task.end, task.mask ? new Uint8Array(task.mask) : undefined);
+}
+
+export function noise(task: NoiseTask): void {
+  drawNoise(task);
+}
+
+export function parseJson(task: ParseJsonTask): ParseJsonResult {
+  return parseJsonRequest(task);
+}
+
+/** The reply's bytes are transferred back, not cloned. */
+export function encodeJson(task: EncodeJsonTask): unknown {
+  return Piscina.move(encodeJsonReply(task));
+}
+
+export default range;
