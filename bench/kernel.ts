@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { type DropoutParams, dropoutRange } from '../src/kernel/dropout.js';
 import { philoxKey } from '../src/kernel/philox.js';
-import { DropoutPool } from '../src/offload/pool.js';
+import { OffloadPool } from '../src/offload/pool.js';
 import { BENCH_DIR, fmt, PYTHON, runCommand, textTable } from './common.js';
 
 export type KernelFn = typeof dropoutRange;
@@ -255,7 +255,7 @@ export async function torchSweep(options: {
  * path, with `workers` threads: median M elements/s, as `measure` takes it.
  */
 export async function poolThroughput(workers: number, n: number, reps: number, minMs: number): Promise<number> {
-  const pool = new DropoutPool({
+  const pool = new OffloadPool({
     workers,
     chunkElements: 4 * M,
     inlineMaxElements: 0,

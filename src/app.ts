@@ -8,9 +8,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Config } from './config.js';
 import { registerAccess } from './http/access.js';
-import { Admission } from './http/admission.js';
 import { bodyReader as createBodyReader } from './http/body-reader.js';
-import { BufferCache } from './http/buffer-cache.js';
 import { registerDocs } from './http/docs.js';
 import { createLogger } from './http/logger.js';
 import { registerMetrics } from './http/metrics.js';
@@ -19,14 +17,16 @@ import { errorHandler, frameworkErrorHandler, notFoundHandler } from './http/pro
 import { registerRequestLog } from './http/request-log.js';
 import { stalledUploadReaper } from './http/stalled-uploads.js';
 import { validatorCompiler } from './http/validation.js';
-import { DropoutPool } from './offload/pool.js';
+import { OffloadPool } from './offload/pool.js';
 import healthRoutes from './routes/health.js';
 import dropoutRoutes from './routes/v1/dropout.js';
 import v2Routes from './routes/v2/v2.js';
+import { Admission } from './service/admission.js';
+import { BufferCache } from './service/buffer-cache.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
-    dropoutPool: DropoutPool;
+    offloadPool: OffloadPool;
     admission: Admission;
     /** Starts the shutdown's drain: /readyz turns 503 and replies close their connections; requests still run. */
     drain(): void;
@@ -54,7 +54,7 @@ export async function buildApp(config: Config, runtime: Runtime = {}): Promise<F
     requestTimeout: config.requestTimeoutMs,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  const pool = new DropoutPool({
+  const pool = new OffloadPool({
     workers: config.workers,
     chunkElements: config.chunkElements,
     inlineMaxElements: config.inlineMaxElements,
@@ -62,7 +62,7 @@ export async function buildApp(config: Config, runtime: Runtime = {}): Promise<F
     onError: (err) => app.log.error({ err }, 'a pool thread failed outside any task'),
   });
   // Tests reach the pool (its fault-injection switch, its queue) through the app; HTTP never can.
-  app.decorate('dropoutPool', pool);
+  app.decorate('offloadPool', pool);
   // Connections past the cap are closed on arrival, before they can take the descriptors the process needs.
   app.server.maxConnections = config.maxConnections;
   const buffers = new BufferCache({

@@ -5,10 +5,10 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { DropoutPool } from '../offload/pool.js';
-import type { Admission } from './admission.js';
+import type { OffloadPool } from '../offload/pool.js';
+import type { Admission } from '../service/admission.js';
 
-export function registerMetrics(app: FastifyInstance, pool: DropoutPool, admission: Admission): void {
+export function registerMetrics(app: FastifyInstance, pool: OffloadPool, admission: Admission): void {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const labelNames = ['route', 'format', 'status'] as const;

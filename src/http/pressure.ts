@@ -8,8 +8,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config.js';
 import { ProblemError } from '../errors.js';
+import { type Admission, Lease } from '../service/admission.js';
 import { PROBE_ROUTES } from './access.js';
-import { type Admission, Lease } from './admission.js';
 import { isIdentityEncoding } from './body-reader.js';
 
 /** Routes that read a tensor and compute. */

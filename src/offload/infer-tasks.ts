@@ -149,7 +149,7 @@ export function encodeInferReply(task: EncodeInferTask): Uint8Array {
   );
 }
 
-/** Set by the pool when the request is answered before its task starts (see DropoutPool); nobody reads the result. */
+/** Set by the pool when the request is answered before its task starts (see OffloadPool); nobody reads the result. */
 interface Cancellable {
   cancel: Int32Array;
 }

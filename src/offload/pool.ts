@@ -33,7 +33,7 @@ export interface PoolOptions {
 /** A fault a test can plant in the next range task, to prove a broken worker costs only its own request. */
 export type InjectedFault = 'throw' | 'exit';
 
-export interface DropoutResult {
+export interface KernelResult {
   kept: number;
   /** 1 where the element was kept; present when asked for. */
   mask?: Uint8Array;
@@ -54,7 +54,7 @@ export function splitRanges(n: number, workers: number, chunk: number): Array<[n
   return ranges;
 }
 
-export class DropoutPool {
+export class OffloadPool {
   readonly #piscina: Piscina;
   readonly #options: PoolOptions;
 
@@ -103,12 +103,12 @@ export class DropoutPool {
   }
 
   /** Applies the fused standard kernel to `data` in place and reports what was kept. */
-  run(data: FloatArray, params: DropoutParams, wantMask: boolean, signal?: AbortSignal): Promise<DropoutResult> {
+  run(data: FloatArray, params: DropoutParams, wantMask: boolean, signal?: AbortSignal): Promise<KernelResult> {
     return this.#inPlace(data, { kind: 'standard', params }, wantMask, signal);
   }
 
   /** Applies the general variant kernel to `data` in place and reports what was kept. */
-  runVariant(data: TensorData, plan: VariantPlan, wantMask: boolean, signal?: AbortSignal): Promise<DropoutResult> {
+  runVariant(data: TensorData, plan: VariantPlan, wantMask: boolean, signal?: AbortSignal): Promise<KernelResult> {
     return this.#inPlace(data, { kind: 'variant', plan }, wantMask, signal);
   }
 
@@ -117,7 +117,7 @@ export class DropoutPool {
     kernel: RangeKernel,
     wantMask: boolean,
     signal?: AbortSignal,
-  ): Promise<DropoutResult> {
+  ): Promise<KernelResult> {
     const n = data.length;
     const { buffer } = data;
     if (n <= this.#options.inlineMaxElements || !(buffer instanceof SharedArrayBuffer)) {

@@ -24,7 +24,7 @@ export interface RangeTask {
    */
   control: Int32Array;
   index: number;
-  /** Planted by DropoutPool.injectFault in tests only. */
+  /** Planted by OffloadPool.injectFault in tests only. */
   fault?: 'throw' | 'exit';
 }
 

@@ -8,7 +8,7 @@ import type { Settings } from '../dropout/settings.js';
 import { isFloatDtype } from '../kernel/dtype.js';
 import { philoxKey } from '../kernel/philox.js';
 import type { KernelVariant, VariantPlan } from '../kernel/variants.js';
-import type { DropoutPool, DropoutResult } from '../offload/pool.js';
+import type { KernelResult, OffloadPool } from '../offload/pool.js';
 
 function kernelVariant(settings: Settings): KernelVariant {
   if (settings.variant === 'gaussian') return 'gaussian';
@@ -16,12 +16,12 @@ function kernelVariant(settings: Settings): KernelVariant {
 }
 
 export async function applyDropout(
-  pool: DropoutPool,
+  pool: OffloadPool,
   tensor: Tensor,
   settings: Settings,
   wantMask: boolean,
   signal?: AbortSignal,
-): Promise<DropoutResult> {
+): Promise<KernelResult> {
   const n = tensor.data.length;
   if (settings.mode === 'eval' || settings.seed === null || n === 0 || settings.p === 0) {
     return { kept: n, mask: wantMask ? new Uint8Array(n).fill(1) : undefined };

@@ -45,7 +45,7 @@ t.test(
     const x = new Float32Array(genInput(2000));
     const expected = Buffer.from(referenceDropout(x, 0.5, 8n).out.buffer);
     for (const fault of ['throw', 'exit'] as const) {
-      app.dropoutPool.injectFault(fault);
+      app.offloadPool.injectFault(fault);
       const broken = await postBinary(app, f32Bytes(x), 'p=0.5&seed=8', { 'x-request-id': `fault-${fault}` });
       t.equal(broken.statusCode, 500, fault);
       const problem = broken.json();

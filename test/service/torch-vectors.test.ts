@@ -10,7 +10,7 @@ import type { Tensor } from '../../src/codec/json-tensor.js';
 import { type RawSettings, resolveSettings } from '../../src/dropout/settings.js';
 import type { Dtype, TensorData } from '../../src/kernel/dtype.js';
 import { numberToBf16 } from '../../src/kernel/half.js';
-import { DropoutPool } from '../../src/offload/pool.js';
+import { OffloadPool } from '../../src/offload/pool.js';
 import { applyDropout } from '../../src/service/apply-dropout.js';
 import { SHARED_DIR, startApp } from '../helpers.js';
 import { genInput } from '../reference.js';
@@ -95,7 +95,7 @@ const sha256 = (data: TensorData) =>
     .update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
     .digest('hex');
 
-async function run(pool: DropoutPool, v: Omit<Vector, keyof Described> & { numel: number }, offset = 0) {
+async function run(pool: OffloadPool, v: Omit<Vector, keyof Described> & { numel: number }, offset = 0) {
   const shape = v.shape === 'specials' ? [v.numel] : v.shape;
   const data = shared(input(v.shape, v.dtype, v.numel));
   const tensor: Tensor = { shape, dtype: v.dtype, data };
@@ -109,8 +109,8 @@ async function run(pool: DropoutPool, v: Omit<Vector, keyof Described> & { numel
 }
 
 /** A two-thread pool closed when the test ends; a thread failing outside a task fails the test. */
-function startPool(t: Test, chunkElements: number, inlineMaxElements: number): DropoutPool {
-  const pool = new DropoutPool({
+function startPool(t: Test, chunkElements: number, inlineMaxElements: number): OffloadPool {
+  const pool = new OffloadPool({
     workers: 2,
     chunkElements,
     inlineMaxElements,

@@ -16,7 +16,7 @@ import { DeferredJson } from '../../http/json-body.js';
 import { sendParts } from '../../http/reply-body.js';
 import { validateBody } from '../../http/validation.js';
 import { BYTES_PER_ELEMENT, viewOf } from '../../kernel/dtype.js';
-import type { DropoutPool, DropoutResult } from '../../offload/pool.js';
+import type { KernelResult, OffloadPool } from '../../offload/pool.js';
 import { DropoutJsonBody, type DropoutQuery } from '../../schemas/dropout.js';
 
 /** A rough size of one written value, to estimate a reply's bytes before writing it. */
@@ -61,7 +61,7 @@ export function decodeNpyRequest(body: NpyBody, query: DropoutQuery, limits: Jso
 
 export async function decodeJsonRequest(
   body: unknown,
-  pool: DropoutPool,
+  pool: OffloadPool,
   limits: JsonLimits,
   signal: () => AbortSignal,
 ): Promise<DecodedRequest> {
@@ -101,7 +101,7 @@ export function sendBinary(
   format: 'binary' | 'npy',
   tensor: Tensor,
   settings: Settings,
-  result: DropoutResult,
+  result: KernelResult,
 ): FastifyReply {
   reply.type(MEDIA_TYPES[format]).headers({
     'Tensor-Shape': tensor.shape.join(','),
@@ -127,8 +127,8 @@ export async function sendJson(
   reply: FastifyReply,
   request: DecodedRequest,
   settings: Settings,
-  result: DropoutResult,
-  pool: DropoutPool,
+  result: KernelResult,
+  pool: OffloadPool,
   /** Replies estimated past this size are serialised by a worker (INLINE_MAX_JSON_BYTES). */
   inlineMaxJsonBytes: number,
   signal: () => AbortSignal,

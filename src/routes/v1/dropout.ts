@@ -11,14 +11,14 @@ import { NPY_BFLOAT16_DETAIL } from '../../codec/npy.js';
 import type { Config } from '../../config.js';
 import { resolveSettings } from '../../dropout/settings.js';
 import { clip, type Problem, ProblemError, toProblem } from '../../errors.js';
-import { NO_LEASE } from '../../http/admission.js';
 import type { BodyReader } from '../../http/body-reader.js';
 import { MEDIA_TYPES, negotiateFormat } from '../../http/formats.js';
 import { jsonBodyParser } from '../../http/json-body.js';
 import { PROBLEM_CONTENT_TYPE } from '../../http/problems.js';
-import type { DropoutPool } from '../../offload/pool.js';
+import type { OffloadPool } from '../../offload/pool.js';
 import { ProblemSchema } from '../../schemas/common.js';
 import { DROPOUT_REPLY_EXAMPLE, DropoutJsonBody, DropoutJsonReply, DropoutQuery } from '../../schemas/dropout.js';
+import { NO_LEASE } from '../../service/admission.js';
 import { applyDropout } from '../../service/apply-dropout.js';
 import { requestSignal } from '../../service/deadline.js';
 import {
@@ -37,7 +37,7 @@ export const MAX_RANK = 32;
 export interface DropoutRouteOptions {
   bodyReader: BodyReader;
   config: Config;
-  pool: DropoutPool;
+  pool: OffloadPool;
 }
 
 /**

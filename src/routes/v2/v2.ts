@@ -18,14 +18,14 @@ import {
 import type { Config } from '../../config.js';
 import { resolveSettings } from '../../dropout/settings.js';
 import { clip, MAX_DETAIL_CHARS, PROBLEMS, ProblemError } from '../../errors.js';
-import { NO_LEASE } from '../../http/admission.js';
 import type { BodyReader } from '../../http/body-reader.js';
 import { SERVICE_VERSION } from '../../http/docs.js';
 import { allowedMethods } from '../../http/problems.js';
 import { sendParts } from '../../http/reply-body.js';
 import { sharedMask, sharedTensor, tensorOf } from '../../offload/infer-tasks.js';
-import type { DropoutPool } from '../../offload/pool.js';
+import type { OffloadPool } from '../../offload/pool.js';
 import { InferRequest, ModelMetadata, ServerMetadata, V2Error } from '../../schemas/v2.js';
+import { NO_LEASE } from '../../service/admission.js';
 import { applyDropout } from '../../service/apply-dropout.js';
 import { requestSignal } from '../../service/deadline.js';
 import type { Liveness, Readiness } from '../health.js';
@@ -34,7 +34,7 @@ import { MAX_RANK } from '../v1/dropout.js';
 export interface V2Options {
   bodyReader: BodyReader;
   config: Config;
-  pool: DropoutPool;
+  pool: OffloadPool;
   readiness: Readiness;
   liveness: Liveness;
 }
@@ -63,7 +63,7 @@ const BYTES_PER_JSON_VALUE = 12;
 
 /** The call of a large header, read by a worker; its errors are rethrown as the inline path throws them. */
 async function decodeOnWorker(
-  pool: DropoutPool,
+  pool: OffloadPool,
   body: Uint8Array,
   headerLength: number,
   limits: JsonLimits,
@@ -87,7 +87,7 @@ async function decodeOnWorker(
 
 /** A large reply's JSON header, written by a worker. */
 function encodeOnWorker(
-  pool: DropoutPool,
+  pool: OffloadPool,
   call: InferCall,
   result: InferResult,
   signal: AbortSignal,

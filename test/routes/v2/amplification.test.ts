@@ -41,7 +41,7 @@ const LYING = '{"inputs":[{"name":"input","shape":[2],"datatype":"FP32","paramet
 
 /** Counts the pool's /v2 JSON tasks, to show which path a request took. */
 function countWorkerTasks(app: FastifyInstance): { decode: number; encode: number } {
-  const pool = app.dropoutPool;
+  const pool = app.offloadPool;
   const counts = { decode: 0, encode: 0 };
   const decode = pool.decodeInfer.bind(pool);
   const encode = pool.encodeInfer.bind(pool);
@@ -248,12 +248,12 @@ t.test("an aborted /v2 task rejects with the abort's reason, and the pool keeps 
   };
   const gone = new AbortController();
   gone.abort(new Error('the client went away'));
-  await t.rejects(app.dropoutPool.decodeInfer(task, gone.signal), { message: 'the client went away' });
+  await t.rejects(app.offloadPool.decodeInfer(task, gone.signal), { message: 'the client went away' });
   const later = new AbortController();
-  const running = app.dropoutPool.decodeInfer(task, later.signal);
+  const running = app.offloadPool.decodeInfer(task, later.signal);
   later.abort(new Error('deadline'));
   await t.rejects(running, { message: 'deadline' });
-  const decoded = await app.dropoutPool.decodeInfer(task);
+  const decoded = await app.offloadPool.decodeInfer(task);
   t.ok(decoded.ok, 'the pool still decodes');
   const res = await infer(app, body);
   t.equal(res.statusCode, 200, 'and serves requests');

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { BufferCache } from '../../src/http/buffer-cache.js';
+import { BufferCache } from '../../src/service/buffer-cache.js';
 import { f32Bytes, postBinary, startApp } from '../helpers.js';
 import { referenceDropout } from '../reference.js';
 
