@@ -20,12 +20,15 @@ import { validatorCompiler } from './http/validation.js';
 import { OffloadPool } from './offload/pool.js';
 import healthRoutes from './routes/health.js';
 import dropoutRoutes from './routes/v1/dropout.js';
-import v2Routes from './routes/v2/v2.js';
+import v2Routes from './routes/v2/index.js';
 import { Admission } from './service/admission.js';
 import { BufferCache } from './service/buffer-cache.js';
+import { DropoutService } from './service/dropout-service.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
+    /** The one dropout pipeline every protocol's routes call. */
+    dropout: DropoutService;
     offloadPool: OffloadPool;
     admission: Admission;
     /** Starts the shutdown's drain: /readyz turns 503 and replies close their connections; requests still run. */
@@ -64,6 +67,14 @@ export async function buildApp(config: Config, runtime: Runtime = {}): Promise<F
   // Tests reach the pool (its fault-injection switch, its queue) through the app; HTTP never can.
   app.decorate('offloadPool', pool);
   // Connections past the cap are closed on arrival, before they can take the descriptors the process needs.
+  app.decorate(
+    'dropout',
+    new DropoutService(pool, {
+      maxElements: config.maxElements,
+      inlineMaxElements: config.inlineMaxElements,
+      inlineMaxJsonBytes: config.inlineMaxJsonBytes,
+    }),
+  );
   app.server.maxConnections = config.maxConnections;
   const buffers = new BufferCache({
     maxCachedBytes: Math.min(256 * 1024 * 1024, Math.floor(config.maxInflightBytes / 4)),
@@ -131,12 +142,11 @@ export async function buildApp(config: Config, runtime: Runtime = {}): Promise<F
   const readiness = { notReadyReason: () => (closing ? 'the service is shutting down' : pressure.overloaded()) };
   await app.register(healthRoutes, { readiness, liveness: { stuckReason: pressure.stuck } });
   const bodyReader = createBodyReader({ limit: config.maxBodyBytes, idleTimeoutMs: config.bodyIdleTimeoutMs });
-  await app.register(dropoutRoutes, { bodyReader, config, pool });
+  await app.register(dropoutRoutes, { bodyReader, config });
   await app.register(v2Routes, {
     prefix: '/v2',
     bodyReader,
     config,
-    pool,
     readiness,
     liveness: { stuckReason: pressure.stuck },
   });

@@ -5,9 +5,9 @@
 
 import type { RawSettings } from '../dropout/settings.js';
 import { clip, ProblemError, quote } from '../errors.js';
-import { validateBody } from '../http/validation.js';
 import type { Dtype, TensorData } from '../kernel/dtype.js';
 import { InferParameters, InferRequest, V2_DATATYPES, type V2Datatype } from '../schemas/v2.js';
+import { validateBody } from '../schemas/validate.js';
 import { decodeBinaryTensor, tensorBytes } from './binary-tensor.js';
 import { decodeJsonTensor, type JsonLimits, type Tensor } from './json-tensor.js';
 import { JsonWriter } from './json-writer.js';

@@ -7,8 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config.js';
 import { PROBLEMS } from '../errors.js';
 import { ProblemSchema } from '../schemas/common.js';
-
-export const SERVICE_VERSION = '0.1.0';
+import { SERVICE_NAME, SERVICE_VERSION } from '../service/model.js';
 
 const errorCodeTable = Object.entries(PROBLEMS)
   .map(([code, { status, title }]) => `| ${code} | ${status} | ${title} |`)
@@ -36,7 +35,7 @@ export async function registerDocs(app: FastifyInstance, config: Pick<Config, 'a
     openapi: {
       openapi: '3.1.0',
       info: {
-        title: 'dropout-service',
+        title: SERVICE_NAME,
         version: SERVICE_VERSION,
         description: `Dropout (torch.nn.Dropout) as an HTTP service: exact, reproducible, fast.\n\nErrors are RFC 9457 problem documents (application/problem+json) with a stable \`code\`:\n\n| code | status | meaning |\n|---|---|---|\n${errorCodeTable}`,
       },

@@ -3,51 +3,10 @@
  * errors carry the request id and nothing else.
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { clip, MAX_DETAIL_CHARS, type ProblemCode, ProblemError, quote, toProblem } from '../errors.js';
-import { describePath } from './validation.js';
+import { clip, MAX_DETAIL_CHARS, type ProblemCode, toProblem } from '../errors.js';
+import { type ClassifiedError, classifyError } from '../service/classify-error.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
-
-/** Which code a schema violation of each request field gets, so that e.g. a bad `p` reads P_OUT_OF_RANGE. */
-const FIELD_CODES: Record<string, ProblemCode> = {
-  p: 'P_OUT_OF_RANGE',
-  seed: 'BAD_SEED',
-  offset: 'BAD_OFFSET',
-  shape: 'BAD_SHAPE',
-  dtype: 'UNSUPPORTED_DTYPE',
-};
-
-const FASTIFY_CODES: Record<string, ProblemCode> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: 'TOO_LARGE',
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
-  FST_ERR_CTP_EMPTY_JSON_BODY: 'MALFORMED_JSON',
-  FST_ERR_CTP_INVALID_JSON_BODY: 'MALFORMED_JSON',
-};
-
-const STATUS_CODES: Record<number, ProblemCode> = {
-  404: 'NOT_FOUND',
-  406: 'NOT_ACCEPTABLE',
-  413: 'TOO_LARGE',
-  415: 'UNSUPPORTED_MEDIA_TYPE',
-};
-
-interface AjvIssue {
-  instancePath: string;
-  message?: string;
-  params: Record<string, unknown>;
-}
-
-function describeValidation(error: FastifyError): { code: ProblemCode; detail: string } {
-  const issue = (error.validation as AjvIssue[])[0];
-  const where = `${error.validationContext ?? 'request'}${describePath(issue.instancePath)}`;
-  const field = issue.instancePath.split('/')[1] ?? '';
-  let detail = `${where} ${issue.message ?? 'is invalid'}`;
-  if (Array.isArray(issue.params.allowedValues)) detail += `: ${issue.params.allowedValues.join(', ')}`;
-  if (typeof issue.params.additionalProperty === 'string') {
-    detail = `${where} has an unknown field ${quote(issue.params.additionalProperty)}`;
-  }
-  return { code: Object.hasOwn(FIELD_CODES, field) ? FIELD_CODES[field] : 'INVALID_REQUEST', detail };
-}
 
 /** Seconds a client should wait before retrying a 503. */
 const RETRY_AFTER_SECONDS = '1';
@@ -59,37 +18,15 @@ export function sendProblem(reply: FastifyReply, code: ProblemCode, detail: stri
 }
 
 export function errorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  if (error instanceof ProblemError) {
-    if (error.code === 'INTERNAL') request.log.error({ err: error }, 'request failed');
-    return sendProblem(reply, error.code, error.detail, error.statusCode >= 500 ? request.id : undefined);
-  }
-  if (error.name === 'TimeoutError') {
-    return sendProblem(
-      reply,
-      'DEADLINE_EXCEEDED',
-      'the computation did not finish within REQUEST_TIMEOUT_MS; send a smaller tensor or retry',
-    );
-  }
-  if (error.name === 'ClientGoneError') {
-    request.log.info('client closed the connection before the reply');
-    return sendProblem(reply, 'INVALID_REQUEST', error.message);
-  }
-  if (error.validation) {
-    const { code, detail } = describeValidation(error);
-    return sendProblem(reply, code, detail);
-  }
-  const status = error.statusCode ?? 500;
-  if (status < 500) {
-    const code = FASTIFY_CODES[error.code] ?? (error instanceof SyntaxError ? 'MALFORMED_JSON' : undefined);
-    return sendProblem(reply, code ?? STATUS_CODES[status] ?? 'INVALID_REQUEST', error.message);
-  }
-  request.log.error({ err: error }, 'request failed');
-  return sendProblem(
-    reply,
-    'INTERNAL',
-    `the service failed on request ${request.id}; quote it when reporting`,
-    request.id,
-  );
+  const { code, status, detail, log } = classifyError(error, request.id);
+  logFailure(request, error, log);
+  return sendProblem(reply, code, detail, status >= 500 ? request.id : undefined);
+}
+
+/** The service's faults are logged with the request id; a client that left is noted; the rest is the service working. */
+export function logFailure(request: FastifyRequest, error: unknown, log: ClassifiedError['log']): void {
+  if (log === 'error') request.log.error({ err: error }, 'request failed');
+  else if (log === 'client-gone') request.log.info('client closed the connection before the reply');
 }
 
 /**

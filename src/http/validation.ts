@@ -1,30 +1,13 @@
 /**
- * Schema validation with two Ajv instances: JSON bodies already carry types, so nothing is coerced there (a seed
- * string must stay a string to keep all 64 bits, and "0.5" is not a number); query strings are all text, so their
- * numbers are coerced. Fastify's single default instance would coerce both.
+ * Fastify's schema compiler over the project's validators (schemas/validate.ts): bodies validated as sent, query
+ * strings with numbers coerced from text.
  */
-import { Ajv, type ErrorObject, type Options } from 'ajv';
 import type { FastifySchemaCompiler } from 'fastify';
-import { clip } from '../errors.js';
+import { bodyValidator, textValidator, type Validate } from '../schemas/validate.js';
 import { DeferredJson } from './json-body.js';
 
-const common: Options = {
-  // Unknown fields are an error the client should hear about, not something to drop silently.
-  removeAdditional: false,
-  useDefaults: false,
-  // One error is enough to answer with, and allErrors makes validation cost grow with hostile input.
-  allErrors: false,
-  addUsedSchema: false,
-  strict: false,
-};
-
-const bodyAjv = new Ajv({ ...common, coerceTypes: false });
-const textAjv = new Ajv({ ...common, coerceTypes: 'array' });
-
-type Validate = ((data: unknown) => boolean) & { errors?: ErrorObject[] | null };
-
-function bodyValidator(schema: object): Validate {
-  const validate = bodyAjv.compile(schema);
+function deferrableBodyValidator(schema: object): Validate {
+  const validate = bodyValidator(schema);
   // A large JSON body is parsed by a worker; the route validates its fields with validateBody once they exist.
   const wrapper: Validate = (data) => {
     if (data instanceof DeferredJson) return true;
@@ -36,27 +19,4 @@ function bodyValidator(schema: object): Validate {
 }
 
 export const validatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, httpPart }) =>
-  httpPart === 'body' ? bodyValidator(schema as object) : textAjv.compile(schema as object);
-
-/** An Ajv instancePath as a detail shows it: its segments are the client's own keys, each cut to a short prefix. */
-export function describePath(instancePath: string): string {
-  return instancePath
-    .split('/')
-    .map((segment) => clip(segment))
-    .join('/');
-}
-
-/** Validates a body against a route's body schema, throwing the same error Fastify's own validation throws. */
-export function validateBody(schema: object, data: unknown, context = 'body'): void {
-  const validate = bodyAjv.compile(schema);
-  if (validate(data)) return;
-  const [first] = validate.errors ?? [];
-  throw Object.assign(
-    new Error(`${context}${describePath(first?.instancePath ?? '')} ${first?.message ?? 'is invalid'}`),
-    {
-      statusCode: 400,
-      validation: validate.errors,
-      validationContext: context,
-    },
-  );
-}
+  httpPart === 'body' ? deferrableBodyValidator(schema as object) : textValidator(schema as object);

@@ -2,7 +2,7 @@
 import { Ajv } from 'ajv';
 import t from 'tap';
 import { PROBLEMS } from '../../src/errors.js';
-import { PROBLEM_EXAMPLES } from '../../src/routes/v1/dropout.js';
+import { PROBLEM_EXAMPLES } from '../../src/routes/v1/dropout-docs.js';
 import { DROPOUT_REPLY_EXAMPLE, DROPOUT_REQUEST_EXAMPLE, DropoutJsonReply } from '../../src/schemas/dropout.js';
 import { postJson, startApp } from '../helpers.js';
 
