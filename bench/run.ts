@@ -650,7 +650,7 @@ async function kernelCases(torchAvailable: boolean): Promise<SweepPoint[]> {
   const at16M = (impl: string, list = points) => list.find((p) => p.impl === impl && p.n === 16 * M)?.mps ?? null;
   const torch16M = at16M('torch F.dropout', torchPoints);
   // The 10x target is the service's kernel's: WASM where the runtime has SIMD (loadKernels leaves it out otherwise),
-  // else JS. The other row is the plain-JS anchor, a reference without a target.
+  // else JS. The other row is the plain-JS kernel, a reference without a target.
   const serviceKernel = kernels.some((k) => k.name === 'WASM kernel') ? 'WASM kernel' : 'JS kernel';
   for (const kernel of kernels) {
     const mps = at16M(kernel.name);

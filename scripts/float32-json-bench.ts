@@ -1,8 +1,9 @@
 /**
- * float32 JSON replies, before and after the WebAssembly formatter, side by side in one process: the reply of a
- * 64K-element tensor with dropout's zeros (p = 0.5: half of the values 0) and of one with no zeros, flat and
- * nested. "before" is writeDropoutReply as it was (value by value through JsonWriter.float32, copied below);
- * "after" is the current one. Rounds alternate and the medians are reported, since the machine is shared.
+ * float32 JSON replies written value by value and by the WebAssembly formatter, side by side in one process: the
+ * reply of a 64K-element tensor with dropout's zeros (p = 0.5: half of the values 0) and of one with no zeros, flat
+ * and nested. "before" writes every value through JsonWriter.float32 (defined below); "after" is writeDropoutReply,
+ * which formats rows of float32 values in WebAssembly. Both must give the same bytes. Rounds alternate and the
+ * medians are reported, since the machine is shared.
  *
  *   npx tsx scripts/float32-json-bench.ts [--rounds N]
  */
@@ -14,7 +15,7 @@ const { values } = parseArgs({ options: { rounds: { type: 'string', default: '21
 const ROUNDS = Number(values.rounds);
 const N = 65536;
 
-/** writeDropoutReply before runs (git d9a2e67), with writeArray moved inside. */
+/** writeDropoutReply with every value through JsonWriter.float32, one by one: the baseline of the comparison. */
 function writeDropoutReplyBefore(tensor: ReplyTensor, echo: ReplyEcho, mask?: Uint8Array): Uint8Array {
   const { data, shape, nested } = tensor;
   const w = new JsonWriter(data.length * (tensor.dtype === 'float64' ? 20 : 12) + 256);

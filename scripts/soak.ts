@@ -335,7 +335,8 @@ async function load(
                   problem.detail ?? (problem as { error?: unknown }).error ?? bytes.toString('utf8').slice(0, 40);
                 const reason = `${c.kind === 'v2' ? '/v2: ' : '/v1: '}${String(text).split(/[(\d]/)[0].trim()}${retryAfter === undefined ? ' [no Retry-After]' : ''}`;
                 phase.shedReasons.set(reason, (phase.shedReasons.get(reason) ?? 0) + 1);
-                // /v1: a problem document with code OVERLOADED; /v2: {"error": "..."} that says so (API.md §3).
+                // /v1: a problem document with code OVERLOADED; /v2: {"error": "..."} that says so
+                // (docs/semantics.md §4.2).
                 const wellFormed =
                   c.kind === 'v2'
                     ? typeof (problem as { error?: unknown }).error === 'string' &&

@@ -5,7 +5,7 @@ import type { Test } from 'tap';
 import { buildApp } from '../src/app.js';
 import { type Config, loadConfig } from '../src/config.js';
 
-/** The shared/ folder beside the project (API.md, vectors). */
+/** The shared/ folder beside the project: the Philox known answers and PyTorch's reference vectors. */
 export const SHARED_DIR = fileURLToPath(new URL('../../shared/', import.meta.url));
 
 /**

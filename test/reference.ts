@@ -1,6 +1,6 @@
 /**
- * An independent, deliberately naive implementation of API.md §1 (standard variant, Philox stream) for the tests:
- * BigInt arithmetic, one Philox call per element, nothing shared with src/.
+ * An independent, deliberately naive implementation of docs/semantics.md §1 (standard variant, Philox stream) for the
+ * tests: BigInt arithmetic, one Philox call per element, nothing shared with src/.
  */
 const MASK32 = 0xffffffffn;
 

@@ -18,7 +18,7 @@ function viaRun(values: Float32Array, start = 0, count = values.length): string 
   return decoder.decode(w.bytes());
 }
 
-/** The JavaScript path: float32() value by value, as JsonWriter wrote float32 tensors before runs. */
+/** The JavaScript path: float32() value by value, the definition the run writer must match. */
 function viaValues(values: Float32Array, start = 0, count = values.length): string {
   const w = new JsonWriter(16);
   for (let i = 0; i < count; i++) {
@@ -28,7 +28,7 @@ function viaValues(values: Float32Array, start = 0, count = values.length): stri
   return decoder.decode(w.bytes());
 }
 
-/** `write` with the WebAssembly formatter switched off: float32 values written one by one, as before runs. */
+/** `write` with the WebAssembly formatter switched off: float32 values written one by one. */
 function valueByValue<T>(write: () => T): T {
   useFloat32Wasm(false);
   try {

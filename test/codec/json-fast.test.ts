@@ -440,7 +440,7 @@ t.test('member-level corner cases', (t) => {
     '{"return_mask": true, "input": ["NaN", "Infinity", "-Infinity"]}',
     '{"input": [1], "extra": null, "t": true, "f": false}',
     '{"é": "ü", "input": [1], "emoji": "😀"}',
-    // Settings nested too deep: refused as today, after the body is known to be valid.
+    // Settings nested too deep: refused as the JSON.parse path refuses them, once the body is known to be valid.
     '{"input": [1], "p": [[[[[1]]]]]}',
     // Settings that do not allow a tensor: fields only.
     '{"input": [1, 2], "dtype": "int8"}',

@@ -1,4 +1,4 @@
-/** What a new user hits first (issue 16): a body without the right Content-Type, a wrong method, the docs, 0-d tensors. */
+/** What a new user hits first: a body without the right Content-Type, a wrong method, the docs, 0-d tensors. */
 import { Ajv } from 'ajv';
 import t from 'tap';
 import { PROBLEMS } from '../../src/errors.js';

@@ -116,7 +116,7 @@ function noiseIndexOf(shape: number[], noise: number[]): (i: number) => number {
   };
 }
 
-/** API.md §1 for one call, given the seed actually used. */
+/** docs/semantics.md §1 for one call, given the seed actually used. */
 export function expectedDropout(tensor: TensorSpec, s: SettingsSpec, seed: bigint | null): Expected {
   const { values } = tensor;
   const n = values.length;

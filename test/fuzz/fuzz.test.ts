@@ -1,5 +1,5 @@
 /**
- * Property-based fuzzing of every route and body format (issue 6): hostile JSON, raw binary, .npy and /v2 requests
+ * Property-based fuzzing of every route and body format: hostile JSON, raw binary, .npy and /v2 requests
  * and headers. Every reply must be a 4xx with a problem document naming something actually wrong (/v2: {"error"}
  * with Content-Type application/json), or, for a valid request, a 2xx with exactly the reference bytes; never a
  * 5xx; and known-good requests keep returning the reference bytes after every batch. The properties live in

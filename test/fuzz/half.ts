@@ -1,6 +1,7 @@
 /**
  * float16 / bfloat16 / float32 bit conversions for the fuzz oracle, written independently of src/kernel/half.ts.
- * A number is rounded to a 16-bit type through float32 (as API.md §1 and c10::Half(float) do), ties to even.
+ * A number is rounded to a 16-bit type through float32 (as docs/semantics.md §1.3 and c10::Half(float) do), ties
+ * to even.
  */
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);

@@ -1,6 +1,6 @@
 /**
- * The fuzz oracle: from a request alone, what the service must answer, written from API.md and the README rather
- * than from src/. A verdict lists the problem codes that correctly describe what is wrong with the request (the
+ * The fuzz oracle: from a request alone, what the service must answer, written from docs/semantics.md and the README
+ * rather than from src/. A verdict lists the problem codes that correctly describe what is wrong with the request (the
  * service may report any one of them: checks run in some order and the first failing one answers) and, when nothing
  * is definitely wrong, the success the service must produce instead. Where the contract leaves a choice (a seed
  * string with surrounding spaces, a query number written as "0x1", an Accept header that is not a media range)
@@ -29,7 +29,7 @@ export interface Limits {
   maxRank: number;
 }
 
-/** HTTP status of each problem code (API.md §4; errors.ts is not consulted). */
+/** HTTP status of each problem code (docs/semantics.md §4.1; errors.ts is not consulted). */
 export const STATUS: Record<string, number> = {
   INVALID_REQUEST: 400,
   MALFORMED_JSON: 400,
@@ -192,7 +192,9 @@ interface RawSettings {
   noise?: number[] | string;
 }
 
-/** The settings phase (API.md §1), once the tensor is known; undefined when something is definitely wrong. */
+/**
+ * The settings phase (docs/semantics.md §1), once the tensor is known; undefined when something is definitely wrong.
+ */
 function judgeSettings(raw: RawSettings, tensor: TensorSpec, verdict: Verdict): SettingsSpec | undefined {
   const p = raw.p ?? 0.5;
   const mode = raw.mode ?? 'train';

@@ -1,5 +1,5 @@
 /**
- * The fuzz properties of issue 6, shared by test/fuzz/fuzz.test.ts (a short run in `npm test`) and scripts/fuzz.ts
+ * The fuzz properties, shared by test/fuzz/fuzz.test.ts (a short run in `npm test`) and scripts/fuzz.ts
  * (`npm run fuzz`, the long run). Each property generates whole HTTP requests, sends them with app.inject to two
  * apps (everything on the main thread; everything through the worker pool in 64-element chunks), and holds every
  * reply to the oracle (./oracle.ts): never a 5xx; a 4xx only with a problem document (/v1) or {"error"} (/v2) whose
@@ -174,12 +174,9 @@ function checkRoute(res: LightMyRequestResponse, rule: RouteRule): string | null
 }
 
 /**
- * Bugs this fuzzer found that are still open (reported to the owner of src/, not fixed here). The properties keep
+ * Bugs this fuzzer finds that are still open (reported to the owner of src/, not fixed here). The properties keep
  * expecting the right answer, so they fail until the bug is fixed; FUZZ_KNOWN_BUGS=skip leaves these inputs out to
- * fuzz the rest. Fixed since: a value nested thousands deep in a worker-parsed body (504/500), strings naming
- * Object.prototype members read as NaN (200 instead of NON_NUMERIC), shape dims past 2^53 on the worker path
- * (INVALID_REQUEST instead of BAD_SHAPE), and raw binary replies that look gzip/zlib-compressed labelled as such by
- * @fastify/compress (binary replies are no longer compressed). None open.
+ * fuzz the rest.
  */
 export interface KnownBug {
   id: string;

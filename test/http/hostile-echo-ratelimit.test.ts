@@ -1,5 +1,5 @@
 /**
- * Hostile input (issue 15): details quote a bounded prefix of a client's value, never the value; and rate limits
+ * Hostile input: details quote a bounded prefix of a client's value, never the value; and rate limits
  * count by address everything that is not a valid API key, failed authentications included.
  */
 import t, { type Test } from 'tap';

@@ -3,7 +3,7 @@
  * own kernels and never by the service, so the suite compares the service against code it does not run through.
  *
  * stdin: {"cases": [{"id", "dtype", "shape", "p", "mode", "seed", "offset", "input"}]}, `seed` a decimal string
- * (negative ones wrap modulo 2^64 as API.md §1 says), `input` the little-endian bytes in base64.
+ * (negative ones wrap modulo 2^64 as docs/semantics.md §1.8 says), `input` the little-endian bytes in base64.
  * stdout: {"<id>": {"output": base64, "mask": base64 of 0/1 bytes, "kept": n} | {"error": "<why>"}}.
  *
  * Every case is computed twice, by src/kernel (dropoutRange for float32/float64, applyVariantRange for the 16-bit
@@ -67,7 +67,7 @@ function byKernel(c: Case, seed: bigint): { out: TensorData; mask: Uint8Array; k
 }
 
 /**
- * API.md §1 written out directly: keep(n) = u(n) < T from the BigInt Philox, out = R(x · (keep ? s : 0)),
+ * docs/semantics.md §1 written out directly: keep(n) = u(n) < T from the BigInt Philox, out = R(x · (keep ? s : 0)),
  * s = R(1 / R(1 − p)); p = 0 and eval are the input itself, p = 1 is x · 0 without draws.
  */
 function bySpec(c: Case, seed: bigint): { out: TensorData; mask: Uint8Array } {

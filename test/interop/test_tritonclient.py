@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """NVIDIA's tritonclient (tritonclient.http and tritonclient.http.aio, unchanged, from ../shared/clients/python)
-against the service's /v2 routes (API.md section 3), every tensor compared bit for bit with the project's own
+against the service's /v2 routes (docs/semantics.md §3), every tensor compared bit for bit with the project's own
 kernels (test/interop/reference.ts), never with another reply of the service.
 
 Run through scripts/test-interop.sh (npm run test:interop), which checks the Debian packages and sets PYTHONPATH.

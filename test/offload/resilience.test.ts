@@ -1,4 +1,4 @@
-/** Overload, deadlines, worker faults, access control and hostile input (issue 6). */
+/** Overload, deadlines, worker faults, access control and hostile input. */
 import t from 'tap';
 import { f32Bytes, postBinary, postJson, startApp } from '../helpers.js';
 import { genInput, referenceDropout } from '../reference.js';
