@@ -1,6 +1,7 @@
 /**
- * The client's vocabulary: tensors, options and results of POST /v1/dropout (API.md §2). Types only, so that the
- * client bundles nothing of the server. The string unions mirror src/dropout/settings.ts (a test checks they agree).
+ * The client's vocabulary: tensors, options and results of POST /v1/dropout (docs/semantics.md §2). Types only, so that
+ * the client bundles nothing of the server. The string unions mirror src/dropout/settings.ts (a test checks they
+ * agree).
  */
 import type { ProblemCode } from '../errors.js';
 import type { Dtype } from '../kernel/dtype.js';

@@ -1,4 +1,4 @@
-/** Encoding a call into an HTTP request, and a reply back into a result (API.md §2). No I/O here. */
+/** Encoding a call into an HTTP request, and a reply back into a result (docs/semantics.md §2). No I/O here. */
 import type { Dtype } from '../kernel/dtype.js';
 import { DropoutServiceError, type ProblemDocument } from './error.js';
 import type { DropoutSettings, NestedInput, TypedTensor } from './types.js';

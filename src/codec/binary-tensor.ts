@@ -1,4 +1,7 @@
-/** Raw little-endian tensors (API.md §2 application/octet-stream): the body bytes are the tensor's memory. */
+/**
+ * Raw little-endian tensors (docs/semantics.md §2.3, application/octet-stream): the body bytes are the tensor's
+ * memory.
+ */
 
 import { ProblemError } from '../errors.js';
 import { BYTES_PER_ELEMENT, type Dtype, viewOf } from '../kernel/dtype.js';

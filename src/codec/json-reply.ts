@@ -1,6 +1,6 @@
 /**
- * The JSON reply of POST /v1/dropout (API.md §2), written as bytes. Pure: the main thread uses it for small tensors
- * and a pool worker for large ones, so big replies are serialised off the event loop.
+ * The JSON reply of POST /v1/dropout (docs/semantics.md §2), written as bytes. Pure: the main thread uses it for small
+ * tensors and a pool worker for large ones, so big replies are serialised off the event loop.
  */
 
 import type { Mode, Rng, Variant } from '../dropout/settings.js';

@@ -1,6 +1,6 @@
 /**
- * JSON tensors (API.md §2): a nested rectangular array, or a flat array with `shape`. Decoding checks the claimed
- * size before allocating and says where the input is wrong; encoding writes the same nesting back as JSON text.
+ * JSON tensors (docs/semantics.md §2): a nested rectangular array, or a flat array with `shape`. Decoding checks the
+ * claimed size before allocating and says where the input is wrong; encoding writes the same nesting back as JSON text.
  */
 
 import { ProblemError, quote } from '../errors.js';

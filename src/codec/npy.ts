@@ -1,5 +1,5 @@
 /**
- * NumPy `.npy` files (API.md §2 application/x-npy), read and written without NumPy.
+ * NumPy `.npy` files (docs/semantics.md §2 application/x-npy), read and written without NumPy.
  *
  * Format (numpy/lib/format.py): the magic `\x93NUMPY`, a major and a minor version byte, the header length
  * (u16 little-endian for 1.0, u32 for 2.0 and 3.0), then the header: a Python dict literal such as

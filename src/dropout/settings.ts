@@ -1,6 +1,6 @@
 /**
- * The dropout settings of one request (API.md §1), from either body format, checked and normalised: seeds become
- * uint64, offsets are checked against the tensor's size, and a missing train-mode seed is drawn from a CSPRNG.
+ * The dropout settings of one request (docs/semantics.md §1), from either body format, checked and normalised: seeds
+ * become uint64, offsets are checked against the tensor's size, and a missing train-mode seed is drawn from a CSPRNG.
  */
 import { randomBytes } from 'node:crypto';
 import { parseShapeParam } from '../codec/shape.js';
@@ -91,7 +91,7 @@ export function parseOffset(value: number | string, numel: number): number {
 
 /** The torch stream has no jump-ahead: an offset is paid for by generating, so it is bounded. */
 export const MAX_TORCH_OFFSET = 2 ** 28;
-/** dtypes PyTorch's stream is specified for here (API.md §1 and the reference vectors). */
+/** dtypes PyTorch's stream is specified for here (docs/semantics.md §1 and the reference vectors). */
 const TORCH_DTYPES: readonly Dtype[] = ['float32', 'float64', 'bfloat16'];
 
 /**

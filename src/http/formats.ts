@@ -1,4 +1,4 @@
-/** The native body formats of API.md §2 and Accept negotiation between them. */
+/** The native body formats of docs/semantics.md §2 and Accept negotiation between them. */
 import Negotiator from 'negotiator';
 
 export const MEDIA_TYPES = {

@@ -1,5 +1,5 @@
 /**
- * Standard (inverted) dropout, API.md §1, on a range of a flat tensor, in place.
+ * Standard (inverted) dropout, docs/semantics.md §1, on a range of a flat tensor, in place.
  * Pure typed-array code: no I/O, no threads, so the same function serves the main thread, the worker pool and tests.
  */
 import { type FloatArray, type FloatDtype, roundTo } from './dtype.js';
@@ -14,7 +14,7 @@ export interface DropoutParams {
   /** Philox key words (philoxKey(seed)). */
   key0: number;
   key1: number;
-  /** Draw index of element 0 of the whole tensor (API.md §1 `offset`); offset + numel ≤ 2^53. */
+  /** Draw index of element 0 of the whole tensor (docs/semantics.md §1 `offset`); offset + numel ≤ 2^53. */
   offset: number;
 }
 

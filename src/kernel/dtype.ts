@@ -1,4 +1,4 @@
-/** The tensor element types of API.md §1 and how each is held in memory. */
+/** The tensor element types of docs/semantics.md §1 and how each is held in memory. */
 import { bf16ToNumber, f16ToNumber, numberToBf16, numberToF16 } from './half.js';
 
 export const DTYPES = ['float32', 'float64', 'float16', 'bfloat16'] as const;
@@ -27,7 +27,7 @@ export function viewOf(dtype: Dtype, buffer: ArrayBufferLike, byteOffset: number
   }
 }
 
-/** R(·) of API.md §1 for the native dtypes: round a float64 to the dtype, ties to even. */
+/** R(·) of docs/semantics.md §1 for the native dtypes: round a float64 to the dtype, ties to even. */
 export function roundTo(dtype: FloatDtype, x: number): number {
   return dtype === 'float32' ? Math.fround(x) : x;
 }

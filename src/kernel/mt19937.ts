@@ -59,7 +59,7 @@ const TWO_M53 = 2 ** -53;
 
 /**
  * Keep decisions of torch.bernoulli_(1 − p) on the default CPU path: per element two outputs r1, r2 give
- * u = ((r1 & 0x1fffff)·2^32 + r2)·2^−53 in [0, 1), kept when u < 1 − p (API.md §1 rng "torch").
+ * u = ((r1 & 0x1fffff)·2^32 + r2)·2^−53 in [0, 1), kept when u < 1 − p (docs/semantics.md §1 rng "torch").
  */
 export function torchKeepMask(seed: bigint, offset: number, count: number, p: number, keep: Uint8Array): number {
   const mt = new Mt19937(seed);

@@ -1,8 +1,8 @@
 /**
- * Every dropout variant of API.md §1 on a range of a flat tensor, in place: standard, alpha and gaussian, one draw
- * per element or per noise element broadcast over noise_shape, Philox or PyTorch's stream, in all four dtypes.
- * Arithmetic follows PyTorch's CPU kernels operation by operation; 16-bit types compute in float32 and round to
- * 16 bits after each operation. Pure: no I/O, no threads.
+ * Every dropout variant of docs/semantics.md §1 on a range of a flat tensor, in place: standard, alpha and gaussian,
+ * one draw per element or per noise element broadcast over noise_shape, Philox or PyTorch's stream, in all four dtypes.
+ * Arithmetic follows PyTorch's CPU kernels operation by operation; 16-bit types compute in float32 and round to 16 bits
+ * after each operation. Pure: no I/O, no threads.
  */
 
 import { keepScale } from './dropout.js';
@@ -131,7 +131,7 @@ function philoxDraw(key0: number, key1: number, n: number, words: Uint32Array): 
   return words[n % 4];
 }
 
-/** The gaussian multiplier 1 + σ·z(n): Box–Muller on the Philox stream's third counter word (API.md §1). */
+/** The gaussian multiplier 1 + σ·z(n): Box–Muller on the Philox stream's third counter word (docs/semantics.md §1.4). */
 export function gaussianMultiplier(key0: number, key1: number, n: number, sigma: number, words: Uint32Array): number {
   const pair = Math.floor(n / 2);
   philox4x32(pair % TWO_32, Math.floor(pair / TWO_32), 1, 0, key0, key1, words);

@@ -1,4 +1,4 @@
-/** Open Inference Protocol (KServe V2) shapes, with Triton's binary tensor extension (API.md §3). */
+/** Open Inference Protocol (KServe V2) shapes, with Triton's binary tensor extension (docs/semantics.md §3). */
 import { type Static, Type } from 'typebox';
 import { ModeSchema, OffsetSchema, PSchema, RngSchema, SeedSchema, VariantSchema } from './common.js';
 

@@ -1,7 +1,7 @@
 /**
- * One dropout call of API.md §1 on a decoded tensor: identity when nothing is drawn; the fused SIMD kernel for the
- * common case (standard, one Philox draw per element, float32/float64); otherwise the general variant kernel, with
- * the noise drawn first when it is serial (torch stream) or shared by many elements (broadcast noise_shape).
+ * One dropout call of docs/semantics.md §1 on a decoded tensor: identity when nothing is drawn; the fused SIMD kernel
+ * for the common case (standard, one Philox draw per element, float32/float64); otherwise the general variant kernel,
+ * with the noise drawn first when it is serial (torch stream) or shared by many elements (broadcast noise_shape).
  */
 import type { Tensor } from '../codec/json-tensor.js';
 import type { Settings } from '../dropout/settings.js';

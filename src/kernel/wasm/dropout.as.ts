@@ -1,5 +1,5 @@
 /**
- * Standard dropout (API.md §1) as WebAssembly SIMD, bit for bit the same as dropoutRange in ../dropout.ts.
+ * Standard dropout (docs/semantics.md §1) as WebAssembly SIMD, bit for bit the same as dropoutRange in ../dropout.ts.
  *
  * The tensor lives in a JS (Shared)ArrayBuffer that wasm cannot address, so the JS wrapper (../wasm-dropout.ts)
  * copies one chunk at a time into DATA, calls `dropout`, and copies the chunk (and the mask in MASK) back out.

@@ -1,5 +1,5 @@
 /**
- * PyTorch's CPU random stream (API.md §1 rng "torch") as WebAssembly SIMD: MT19937 seeded like Mt19937 in
+ * PyTorch's CPU random stream (docs/semantics.md §1 rng "torch") as WebAssembly SIMD: MT19937 seeded like Mt19937 in
  * ../mt19937.ts, and the keep decisions of torchKeepMask, bit for bit the same, several times the throughput.
  *
  * The keep array lives in a JS (Shared)ArrayBuffer that wasm cannot address, so the JS wrapper (../wasm-mt19937.ts)

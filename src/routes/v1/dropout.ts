@@ -33,7 +33,7 @@ function unsupportedMediaType(request: FastifyRequest): ProblemError {
 }
 
 const dropoutRoutes: FastifyPluginAsyncTypebox<DropoutRouteOptions> = async (app, { bodyReader, config }) => {
-  // Only the formats of API.md §2: a text/plain body gets 415 rather than Fastify's default string parser.
+  // Only the formats of docs/semantics.md §2: a text/plain body gets 415 rather than Fastify's default string parser.
   app.removeContentTypeParser('text/plain');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser(
