@@ -3,10 +3,10 @@
  * memory.
  */
 
+import { checkShape, elementCount } from '../dropout/shape.js';
 import { ProblemError } from '../errors.js';
 import { BYTES_PER_ELEMENT, type Dtype, viewOf } from '../kernel/dtype.js';
 import type { Tensor } from './json-tensor.js';
-import { checkShape, elementCount } from './shape.js';
 
 export function decodeBinaryTensor(
   bytes: Uint8Array,

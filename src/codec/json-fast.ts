@@ -10,10 +10,10 @@
  * the body is declined and JSON.parse reports on it as before.
  */
 
+import { checkShape, elementCount } from '../dropout/shape.js';
 import { type Dtype, encoderFor } from '../kernel/dtype.js';
 import { type ParsedNumbers, parseJsonNumbers } from './json-numbers.js';
 import { allocateTensor, type JsonLimits, type JsonTensor } from './json-tensor.js';
-import { checkShape, elementCount } from './shape.js';
 
 export interface SplitBody {
   /** The body's text with the array read replaced by `[]`. */

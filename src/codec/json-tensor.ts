@@ -3,10 +3,10 @@
  * claimed size before allocating and says where the input is wrong; encoding writes the same nesting back as JSON text.
  */
 
+import { checkShape, elementCount } from '../dropout/shape.js';
 import { ProblemError, quote } from '../errors.js';
 import { BYTES_PER_ELEMENT, type Dtype, encoderFor, type TensorData, viewOf } from '../kernel/dtype.js';
 import { NON_FINITE_IN } from './float-format.js';
-import { checkShape, elementCount } from './shape.js';
 
 export interface Tensor {
   shape: number[];

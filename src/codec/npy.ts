@@ -13,10 +13,10 @@
  * writes for a C-contiguous little-endian array, byte for byte (version 1.0, 2.0 if the header outgrows 65535 bytes).
  */
 
+import { checkShape, elementCount } from '../dropout/shape.js';
 import { clip, ProblemError, quote } from '../errors.js';
 import { BYTES_PER_ELEMENT, type Dtype, type TensorData, viewOf } from '../kernel/dtype.js';
 import type { Tensor } from './json-tensor.js';
-import { checkShape, elementCount } from './shape.js';
 
 /** The dtypes that have a NumPy equivalent; bfloat16 has none. */
 export type NpyDtype = Exclude<Dtype, 'bfloat16'>;

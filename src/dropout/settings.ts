@@ -3,9 +3,9 @@
  * become uint64, offsets are checked against the tensor's size, and a missing train-mode seed is drawn from a CSPRNG.
  */
 import { randomBytes } from 'node:crypto';
-import { parseShapeParam } from '../codec/shape.js';
 import { ProblemError, quote } from '../errors.js';
 import type { Dtype } from '../kernel/dtype.js';
+import { parseShapeParam } from './shape.js';
 
 export const MODES = ['train', 'eval'] as const;
 export const VARIANTS = ['standard', 'alpha', 'feature', 'feature_alpha', 'gaussian'] as const;

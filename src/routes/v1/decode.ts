@@ -6,7 +6,7 @@
 import { decodeBinaryTensor } from '../../codec/binary-tensor.js';
 import { decodeJsonTensor, type JsonLimits } from '../../codec/json-tensor.js';
 import { decodeNpy } from '../../codec/npy.js';
-import { parseShapeParam } from '../../codec/shape.js';
+import { parseShapeParam } from '../../dropout/shape.js';
 import { ProblemError } from '../../errors.js';
 import type { Format } from '../../http/formats.js';
 import { DeferredJson } from '../../http/json-body.js';
