@@ -13,7 +13,7 @@ import { registerDocs } from './http/docs.js';
 import { createLogger } from './http/logger.js';
 import { registerMetrics } from './http/metrics.js';
 import { registerPressure } from './http/pressure.js';
-import { errorHandler, frameworkErrorHandler, notFoundHandler } from './http/problems.js';
+import { errorHandler, notFoundHandler, routerError } from './http/problems.js';
 import { registerRequestLog } from './http/request-log.js';
 import { stalledUploadReaper } from './http/stalled-uploads.js';
 import { validatorCompiler } from './http/validation.js';
@@ -21,6 +21,7 @@ import { OffloadPool } from './offload/pool.js';
 import healthRoutes from './routes/health.js';
 import dropoutRoutes from './routes/v1/dropout.js';
 import v2Routes from './routes/v2/index.js';
+import { errorHandler as v2ErrorHandler } from './routes/v2/respond.js';
 import { Admission } from './service/admission.js';
 import { BufferCache } from './service/buffer-cache.js';
 import { DropoutService } from './service/dropout-service.js';
@@ -52,7 +53,11 @@ export async function buildApp(config: Config, runtime: Runtime = {}): Promise<F
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     return503OnClosing: true,
-    frameworkErrors: frameworkErrorHandler,
+    // The router's own errors, in the error format of the protocol the path belongs to.
+    frameworkErrors: (error, request, reply) => {
+      const render = /^\/v2(\/|$)/.test(request.url) ? v2ErrorHandler : errorHandler;
+      return render(routerError(error, request), request, reply);
+    },
     // Slow or stalled uploads: the whole request must arrive within the deadline (Node answers 408 and closes).
     requestTimeout: config.requestTimeoutMs,
   }).withTypeProvider<TypeBoxTypeProvider>();

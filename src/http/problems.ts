@@ -3,7 +3,7 @@
  * errors carry the request id and nothing else.
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { clip, MAX_DETAIL_CHARS, type ProblemCode, toProblem } from '../errors.js';
+import { clip, MAX_DETAIL_CHARS, type ProblemCode, ProblemError, toProblem } from '../errors.js';
 import { type ClassifiedError, classifyError } from '../service/classify-error.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
@@ -32,21 +32,16 @@ export function logFailure(request: FastifyRequest, error: unknown, log: Classif
 /**
  * Errors Fastify's router raises before any route, hook or error handler runs: a path that does not decode, or a
  * path parameter over the router's 100 characters. Fastify's own answer repeats the whole URL, in neither API's
- * error format.
+ * error format; this says what is wrong, for the protocol's own renderer.
  */
-export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+export function routerError(error: FastifyError, request: FastifyRequest): ProblemError {
   const path = clip(request.url.split('?')[0]);
-  const detail =
+  return new ProblemError(
+    'INVALID_REQUEST',
     error.code === 'FST_ERR_MAX_PARAM_LENGTH'
       ? `the path ${path} has a segment over 100 characters`
-      : `the path ${path} is not a valid URL`;
-  if (/^\/v2(\/|$)/.test(request.url)) {
-    return reply
-      .code(400)
-      .header('content-type', 'application/json')
-      .send(Buffer.from(JSON.stringify({ error: detail })));
-  }
-  return sendProblem(reply, 'INVALID_REQUEST', detail);
+      : `the path ${path} is not a valid URL`,
+  );
 }
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;

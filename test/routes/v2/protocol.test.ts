@@ -183,3 +183,18 @@ t.test('a /v2 path asked with another method is 405 with Allow, in the protocol 
   t.equal(ready.statusCode, 405);
   t.match(ready.headers.allow, /GET/);
 });
+
+t.test('a path the router cannot read is a 400 in each protocol’s own error format', async (t) => {
+  const app = await startApp(t);
+  const v2 = await app.inject({ method: 'GET', url: '/v2/models/%zz/ready' });
+  t.equal(v2.statusCode, 400);
+  t.equal(v2.headers['content-type'], 'application/json');
+  t.same(v2.json(), { error: 'the path /v2/models/%zz/ready is not a valid URL' });
+  const long = await app.inject({ method: 'GET', url: `/v2/models/dropout/versions/${'x'.repeat(120)}/ready` });
+  t.equal(long.statusCode, 400);
+  t.match(long.json(), { error: /has a segment over 100 characters$/ });
+  const v1 = await app.inject({ method: 'POST', url: '/v1/dropo%zzut' });
+  t.equal(v1.statusCode, 400);
+  t.match(v1.headers['content-type'], /^application\/problem\+json/);
+  t.match(v1.json(), { code: 'INVALID_REQUEST', detail: 'the path /v1/dropo%zzut is not a valid URL' });
+});
