@@ -1,5 +1,5 @@
 /**
- * Offline proof that the WebAssembly float32 formatter (src/codec/wasm/float32-json.wasm) writes the same bytes as
+ * Offline proof that the WebAssembly float32 formatter (src/codec/json/wasm/float32-json.wasm) writes the same bytes as
  * the JavaScript one (JsonWriter.float32) for every one of the 2^32 float32 bit patterns. Not part of npm test.
  *
  * Where JsonWriter.float32 takes its fast path (1e−13 ≤ |v| < 1e14, a third of the patterns) it runs as is. Elsewhere
@@ -26,12 +26,12 @@ import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import asc from 'assemblyscript/asc';
-import { type DecimalParts, shortestFloat32BySearch, shortestFloat32Parts } from '../src/codec/float-format.js';
-import { JsonWriter } from '../src/codec/json-writer.js';
+import { type DecimalParts, shortestFloat32BySearch, shortestFloat32Parts } from '../src/codec/json/float-format.js';
+import { JsonWriter } from '../src/codec/json/writer.js';
 
 const ROOT = new URL('..', import.meta.url);
-const SOURCE = 'src/codec/wasm/float32-json.as.ts';
-const COMMITTED = 'src/codec/wasm/float32-json.wasm';
+const SOURCE = 'src/codec/json/wasm/float32-json.as.ts';
+const COMMITTED = 'src/codec/json/wasm/float32-json.wasm';
 /** Patterns per work item; workers take items from a shared counter, since their cost varies 10x by range. */
 const BLOCK = 1 << 16;
 const SAMPLE = 64;

@@ -8,8 +8,8 @@
  *   npx tsx scripts/float32-json-bench.ts [--rounds N]
  */
 import { parseArgs } from 'node:util';
-import { echoMembers, type ReplyEcho, type ReplyTensor, writeDropoutReply } from '../src/codec/json-reply.js';
-import { JsonWriter } from '../src/codec/json-writer.js';
+import { echoMembers, type ReplyEcho, type ReplyTensor, writeDropoutReply } from '../src/codec/json/reply.js';
+import { JsonWriter } from '../src/codec/json/writer.js';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '21' } } });
 const ROUNDS = Number(values.rounds);

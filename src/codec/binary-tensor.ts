@@ -4,9 +4,9 @@
  */
 
 import { checkShape, elementCount } from '../dropout/shape.js';
+import type { Tensor } from '../dropout/tensor.js';
 import { ProblemError } from '../errors.js';
 import { BYTES_PER_ELEMENT, type Dtype, viewOf } from '../kernel/dtype.js';
-import type { Tensor } from './json-tensor.js';
 
 export function decodeBinaryTensor(
   bytes: Uint8Array,

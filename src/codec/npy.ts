@@ -14,9 +14,9 @@
  */
 
 import { checkShape, elementCount } from '../dropout/shape.js';
+import type { Tensor } from '../dropout/tensor.js';
 import { clip, ProblemError, quote } from '../errors.js';
 import { BYTES_PER_ELEMENT, type Dtype, type TensorData, viewOf } from '../kernel/dtype.js';
-import type { Tensor } from './json-tensor.js';
 
 /** The dtypes that have a NumPy equivalent; bfloat16 has none. */
 export type NpyDtype = Exclude<Dtype, 'bfloat16'>;

@@ -4,13 +4,14 @@
  */
 
 import type { RawSettings } from '../dropout/settings.js';
+import type { Tensor, TensorLimits } from '../dropout/tensor.js';
 import { clip, ProblemError, quote } from '../errors.js';
 import type { Dtype, TensorData } from '../kernel/dtype.js';
 import { InferParameters, InferRequest, V2_DATATYPES, type V2Datatype } from '../schemas/v2.js';
 import { validateBody } from '../schemas/validate.js';
 import { decodeBinaryTensor, tensorBytes } from './binary-tensor.js';
-import { decodeJsonTensor, type JsonLimits, type Tensor } from './json-tensor.js';
-import { JsonWriter } from './json-writer.js';
+import { decodeJsonTensor } from './json/tensor.js';
+import { JsonWriter } from './json/writer.js';
 
 export const OUTPUT_NAMES = ['output', 'mask'] as const;
 export type OutputName = (typeof OUTPUT_NAMES)[number];
@@ -76,7 +77,7 @@ export type DecodeData = (data: unknown[], shape: number[], dtype: Dtype) => Ten
 export function readInferCall(
   header: unknown,
   binary: Uint8Array,
-  limits: JsonLimits,
+  limits: TensorLimits,
   decodeData?: DecodeData,
 ): InferCall {
   validateBody(InferRequest, header, 'request');
@@ -105,7 +106,7 @@ function numericP(parameters: NonNullable<InferRequest['parameters']>): NonNulla
 export function decodeInferCall(
   request: InferRequest,
   binary: Uint8Array,
-  limits: JsonLimits,
+  limits: TensorLimits,
   decodeData: DecodeData = (data, shape, dtype) => decodeJsonTensor(data, shape, dtype, limits),
 ): InferCall {
   if (request.id !== undefined && request.id.length > MAX_ID_CHARS) {

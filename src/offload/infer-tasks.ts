@@ -4,8 +4,7 @@
  * its first /v2 task (./dropout-pool.ts).
  */
 import { Piscina } from 'piscina';
-import { splitArrayAt, tensorFromNumbers, type ValuePath } from '../codec/json-fast.js';
-import type { JsonLimits, Tensor } from '../codec/json-tensor.js';
+import { splitArrayAt, tensorFromNumbers, type ValuePath } from '../codec/json/fast.js';
 import {
   encodeInferHeader,
   type InferCall,
@@ -15,6 +14,7 @@ import {
   readInferCall,
 } from '../codec/v2-infer.js';
 import type { RawSettings } from '../dropout/settings.js';
+import type { Tensor, TensorLimits } from '../dropout/tensor.js';
 import { type ProblemCode, ProblemError } from '../errors.js';
 import { type Dtype, viewOf } from '../kernel/dtype.js';
 import { InferParameters } from '../schemas/v2.js';
@@ -59,7 +59,7 @@ export interface DecodeInferTask {
   /** The whole body: the JSON header, then the binary section (if any). */
   body: SharedBytes;
   headerLength: number;
-  limits: JsonLimits;
+  limits: TensorLimits;
 }
 
 export type SharedInferCall = Omit<InferCall, 'tensor'> & { tensor: SharedTensor };
@@ -111,7 +111,7 @@ export function decodeInferRequest(task: DecodeInferTask): DecodeInferResult {
 export function readInferFast(
   header: Uint8Array,
   binary: Uint8Array,
-  limits: JsonLimits,
+  limits: TensorLimits,
   chunkBytes?: number,
 ): InferCall | undefined {
   const split = splitArrayAt(header, INFER_DATA, limits, chunkBytes);

@@ -3,10 +3,11 @@
  * are plain data; a client error comes back as {code, detail} because an error thrown in a worker loses its fields.
  */
 
-import { splitInputMember, tensorFromNumbers } from '../codec/json-fast.js';
-import type { ReplyEcho, ReplyTensor } from '../codec/json-reply.js';
-import { writeDropoutReply } from '../codec/json-reply.js';
-import { decodeJsonTensor, type JsonLimits, type JsonTensor } from '../codec/json-tensor.js';
+import { splitInputMember, tensorFromNumbers } from '../codec/json/fast.js';
+import type { ReplyEcho, ReplyTensor } from '../codec/json/reply.js';
+import { writeDropoutReply } from '../codec/json/reply.js';
+import { decodeJsonTensor, type JsonTensor } from '../codec/json/tensor.js';
+import type { TensorLimits } from '../dropout/tensor.js';
 import { clip, type ProblemCode, ProblemError } from '../errors.js';
 import { DTYPES, type Dtype, viewOf } from '../kernel/dtype.js';
 
@@ -29,7 +30,7 @@ export type ParseJsonResult =
 
 export interface ParseJsonTask {
   body: SharedBytes;
-  limits: JsonLimits;
+  limits: TensorLimits;
 }
 
 const MAX_FIELD_DEPTH = 4;

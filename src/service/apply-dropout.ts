@@ -3,8 +3,9 @@
  * for the common case (standard, one Philox draw per element, float32/float64); otherwise the general variant kernel,
  * with the noise drawn first when it is serial (torch stream) or shared by many elements (broadcast noise_shape).
  */
-import type { Tensor } from '../codec/json-tensor.js';
+
 import type { Settings } from '../dropout/settings.js';
+import type { Tensor } from '../dropout/tensor.js';
 import { isFloatDtype } from '../kernel/dtype.js';
 import { philoxKey } from '../kernel/philox.js';
 import type { KernelVariant, VariantPlan } from '../kernel/variants.js';

@@ -4,8 +4,9 @@
  * gives the decoder the limits and the off-thread codec, resolves the settings, runs the kernel here or on the pool
  * by size, under the call's deadline, and hands the result to the encoder.
  */
-import type { JsonLimits, Tensor } from '../codec/json-tensor.js';
+
 import { type RawSettings, resolveSettings, type Settings } from '../dropout/settings.js';
+import type { Tensor, TensorLimits } from '../dropout/tensor.js';
 import type { OffloadPool } from '../offload/pool.js';
 import { applyDropout } from './apply-dropout.js';
 import { type DeadlineSource, lazySignal } from './deadline.js';
@@ -38,7 +39,7 @@ export interface DropoutOutcome {
 }
 
 export interface CallContext {
-  limits: JsonLimits;
+  limits: TensorLimits;
   codec: OffThreadCodec;
   /** The call's abort signal (deadline or client gone), made on first use. */
   signal: Signal;
@@ -60,7 +61,7 @@ export interface DropoutCall<D extends DecodedCall, R> {
 }
 
 export class DropoutService {
-  readonly limits: JsonLimits;
+  readonly limits: TensorLimits;
   readonly codec: OffThreadCodec;
   readonly #pool: OffloadPool;
 

@@ -4,8 +4,7 @@
  * on it, so JSON has its own, lower, threshold (INLINE_MAX_JSON_BYTES) than the kernel (INLINE_MAX_ELEMENTS).
  * A tensor a worker makes is in shared memory whatever its size: it is handed back, not copied.
  */
-import { type ReplyEcho, writeDropoutReply } from '../codec/json-reply.js';
-import type { JsonLimits, Tensor } from '../codec/json-tensor.js';
+import { type ReplyEcho, writeDropoutReply } from '../codec/json/reply.js';
 import {
   encodeInferHeader,
   type InferCall,
@@ -13,6 +12,7 @@ import {
   parseInferHeader,
   readInferCall,
 } from '../codec/v2-infer.js';
+import type { Tensor, TensorLimits } from '../dropout/tensor.js';
 import { ProblemError } from '../errors.js';
 import { BYTES_PER_ELEMENT, viewOf } from '../kernel/dtype.js';
 import { sharedMask, sharedTensor, tensorOf } from '../offload/infer-tasks.js';
@@ -32,10 +32,10 @@ export type ParsedJsonBody =
 
 export class OffThreadCodec {
   readonly #pool: OffloadPool;
-  readonly #limits: JsonLimits;
+  readonly #limits: TensorLimits;
   readonly #inlineMaxJsonBytes: number;
 
-  constructor(pool: OffloadPool, limits: JsonLimits, inlineMaxJsonBytes: number) {
+  constructor(pool: OffloadPool, limits: TensorLimits, inlineMaxJsonBytes: number) {
     this.#pool = pool;
     this.#limits = limits;
     this.#inlineMaxJsonBytes = inlineMaxJsonBytes;

@@ -1,6 +1,6 @@
 import t from 'tap';
-import { shortestFloat32BySearch } from '../../src/codec/float-format.js';
-import { JsonWriter } from '../../src/codec/json-writer.js';
+import { shortestFloat32BySearch } from '../../src/codec/json/float-format.js';
+import { JsonWriter } from '../../src/codec/json/writer.js';
 
 const decoder = new TextDecoder();
 function written(v: number, dtype: 'float32' | 'float64' = 'float32'): string {

@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import t from 'tap';
-import { shortestFloat32BySearch } from '../../src/codec/float-format.js';
-import { float32Json, useFloat32Wasm } from '../../src/codec/float32-json.js';
-import { type ReplyEcho, writeDropoutReply } from '../../src/codec/json-reply.js';
-import { JsonWriter } from '../../src/codec/json-writer.js';
+import { shortestFloat32BySearch } from '../../src/codec/json/float-format.js';
+import { float32Json, useFloat32Wasm } from '../../src/codec/json/float32.js';
+import { type ReplyEcho, writeDropoutReply } from '../../src/codec/json/reply.js';
+import { JsonWriter } from '../../src/codec/json/writer.js';
 import { encodeInferResponse, type InferCall } from '../../src/codec/v2-infer.js';
 import { xorshift } from '../reference.js';
 import { checkCommittedWasm } from '../wasm-drift.js';
@@ -258,7 +258,7 @@ t.test('encodeInferResponse (V2 JSON outputs): float32 data gives the same bytes
 t.test(
   'the committed float32-json.wasm is what `npm run build:wasm` compiles (run it after editing the .as.ts)',
   async (t) => {
-    await checkCommittedWasm(t, 'src/codec/wasm/float32-json.as.ts', 'src/codec/wasm/float32-json.wasm');
+    await checkCommittedWasm(t, 'src/codec/json/wasm/float32-json.as.ts', 'src/codec/json/wasm/float32-json.wasm');
     const pkg = JSON.parse(await readFile(new URL('package.json', ROOT), 'utf8'));
     t.match(pkg.scripts.build, /float32-json\.wasm/, 'npm run build copies it into dist');
   },

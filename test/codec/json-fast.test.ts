@@ -1,5 +1,5 @@
 /**
- * The worker's fast JSON path (src/codec/json-fast.ts, src/codec/wasm/json-numbers.as.ts) against the JSON.parse
+ * The worker's fast JSON path (src/codec/json/fast.ts, src/codec/json/wasm/json-numbers.as.ts) against the JSON.parse
  * path it stands in for: whenever the fast path returns a result it must be the one parseJsonWhole returns (same
  * fields, same tensor bytes, same errors), and parseJsonRequest must always equal parseJsonWhole. The numbers cover
  * the whole double range, subnormals, overflow, long digit strings and near-halfway decimals; the bodies cover
@@ -8,7 +8,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import t, { type Test } from 'tap';
-import type { JsonLimits } from '../../src/codec/json-tensor.js';
+import type { TensorLimits } from '../../src/dropout/tensor.js';
 import {
   type ParseJsonResult,
   type ParseJsonTask,
@@ -18,7 +18,7 @@ import {
 } from '../../src/offload/json-tasks.js';
 
 const SEED = Number(process.env.JSON_FAST_SEED ?? 20240611);
-const LIMITS: JsonLimits = { maxElements: 1 << 24, maxRank: 32, inlineMaxElements: -1 };
+const LIMITS: TensorLimits = { maxElements: 1 << 24, maxRank: 32, inlineMaxElements: -1 };
 
 /** mulberry32: reproducible draws (the seed is in the test name). */
 function prng(seed: number): () => number {
@@ -36,7 +36,7 @@ const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)];
 const digitString = (n: number) => Array.from({ length: n }, () => String(int(10))).join('');
 
 /** The body at an offset inside a larger shared buffer, with junk around it that a reader must not touch. */
-function task(body: string | Uint8Array, limits: JsonLimits = LIMITS): ParseJsonTask {
+function task(body: string | Uint8Array, limits: TensorLimits = LIMITS): ParseJsonTask {
   const bytes = typeof body === 'string' ? Buffer.from(body) : body;
   const offset = 1 + int(7);
   const buffer = new SharedArrayBuffer(bytes.length + offset + 5);

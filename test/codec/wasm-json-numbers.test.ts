@@ -1,5 +1,5 @@
 /**
- * The committed JSON number reader (src/codec/wasm/json-numbers.wasm): built from its source as `npm run build:wasm`
+ * The committed JSON number reader (src/codec/json/wasm/json-numbers.wasm): built from its source as `npm run build:wasm`
  * builds it, shipped by `npm run build`, and its 128-bit powers of five the ones Eisel-Lemire needs. Its results are
  * checked against JSON.parse in json-fast.test.ts.
  */
@@ -8,7 +8,7 @@ import t from 'tap';
 import { checkCommittedWasm } from '../wasm-drift.js';
 
 const ROOT = new URL('../..', import.meta.url);
-const SOURCE = 'src/codec/wasm/json-numbers.as.ts';
+const SOURCE = 'src/codec/json/wasm/json-numbers.as.ts';
 
 t.test('the powers of five are fast_float’s table, recomputed here with BigInt', async (t) => {
   const source = await readFile(new URL(SOURCE, ROOT), 'utf8');
@@ -41,13 +41,13 @@ t.test('the powers of five are fast_float’s table, recomputed here with BigInt
 });
 
 t.test('the committed json-numbers.wasm is what `npm run build:wasm` compiles (run it after editing the .as.ts)', (t) =>
-  checkCommittedWasm(t, SOURCE, 'src/codec/wasm/json-numbers.wasm'),
+  checkCommittedWasm(t, SOURCE, 'src/codec/json/wasm/json-numbers.wasm'),
 );
 
 t.test('`npm run build` ships the module next to the code that loads it', async (t) => {
   const pkg = JSON.parse(await readFile(new URL('package.json', ROOT), 'utf8'));
   const build = pkg.scripts.build as string;
-  // src/codec/json-numbers.ts loads ./wasm/json-numbers.wasm relative to itself, in src/ and in dist/ alike.
+  // src/codec/json/numbers.ts loads ./wasm/json-numbers.wasm relative to itself, in src/ and in dist/ alike.
   t.match(build, /json-numbers\.wasm/, 'the build names the module');
-  t.match(build, /dist\/codec\/wasm/, 'and copies into dist/codec/wasm');
+  t.match(build, /dist\/codec\/json\/wasm/, 'and copies into dist/codec/json/wasm');
 });

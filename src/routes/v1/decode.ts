@@ -4,9 +4,10 @@
  */
 
 import { decodeBinaryTensor } from '../../codec/binary-tensor.js';
-import { decodeJsonTensor, type JsonLimits } from '../../codec/json-tensor.js';
+import { decodeJsonTensor } from '../../codec/json/tensor.js';
 import { decodeNpy } from '../../codec/npy.js';
 import { parseShapeParam } from '../../dropout/shape.js';
+import type { TensorLimits } from '../../dropout/tensor.js';
 import { ProblemError } from '../../errors.js';
 import type { Format } from '../../http/formats.js';
 import { DeferredJson } from '../../http/json-body.js';
@@ -31,14 +32,14 @@ export function formatOf(body: unknown): Format | undefined {
   return undefined;
 }
 
-export function decodeBinaryRequest(bytes: Uint8Array, query: DropoutQuery, limits: JsonLimits): DecodedRequest {
+export function decodeBinaryRequest(bytes: Uint8Array, query: DropoutQuery, limits: TensorLimits): DecodedRequest {
   const shape = query.shape === undefined ? undefined : parseShapeParam(query.shape);
   const tensor = decodeBinaryTensor(bytes, shape, query.dtype ?? 'float32', limits);
   // A binary tensor has no nesting of its own; its JSON form nests by shape, as NumPy's tolist() does.
   return { tensor, nested: true, raw: query, wantMask: false };
 }
 
-export function decodeNpyRequest(body: NpyBody, query: DropoutQuery, limits: JsonLimits): DecodedRequest {
+export function decodeNpyRequest(body: NpyBody, query: DropoutQuery, limits: TensorLimits): DecodedRequest {
   if (query.shape !== undefined || query.dtype !== undefined) {
     throw new ProblemError(
       'INVALID_REQUEST',

@@ -4,9 +4,9 @@
  */
 import type { FastifyReply } from 'fastify';
 import { tensorBytes } from '../../codec/binary-tensor.js';
-import type { ReplyEcho } from '../../codec/json-reply.js';
-import type { Tensor } from '../../codec/json-tensor.js';
+import type { ReplyEcho } from '../../codec/json/reply.js';
 import { encodeNpyParts } from '../../codec/npy.js';
+import type { Tensor } from '../../dropout/tensor.js';
 import { MEDIA_TYPES } from '../../http/formats.js';
 import { sendParts } from '../../http/reply-body.js';
 import type { CallContext, DropoutOutcome } from '../../service/dropout-service.js';

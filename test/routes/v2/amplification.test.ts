@@ -5,8 +5,8 @@
  */
 import type { FastifyInstance } from 'fastify';
 import t from 'tap';
-import type { JsonLimits } from '../../../src/codec/json-tensor.js';
 import { type InferCall, parseInferHeader, readInferCall } from '../../../src/codec/v2-infer.js';
+import type { TensorLimits } from '../../../src/dropout/tensor.js';
 import { readInferFast } from '../../../src/offload/infer-tasks.js';
 import { startApp } from '../../helpers.js';
 import { genInput } from '../../reference.js';
@@ -207,7 +207,7 @@ t.test("errors from the worker path are the inline path's errors", async (t) => 
 });
 
 t.test('the worker reads inputs[0].data with the fast reader when it can, with the same call', async (t) => {
-  const limits: JsonLimits = { maxElements: 1 << 20, maxRank: 32, inlineMaxElements: -1 };
+  const limits: TensorLimits = { maxElements: 1 << 20, maxRank: 32, inlineMaxElements: -1 };
   const none = new Uint8Array(0);
   const plain = (call: InferCall) => ({ ...call, tensor: { ...call.tensor, data: Array.from(call.tensor.data) } });
   const input = '{"name":"input","shape":[2,2],"datatype":"FP64","data":[[1.5,-2e-300],[3,"NaN"]]}';

@@ -3,9 +3,9 @@
  * tensors and a pool worker for large ones, so big replies are serialised off the event loop.
  */
 
-import type { Mode, Rng, Variant } from '../dropout/settings.js';
-import type { Dtype, TensorData } from '../kernel/dtype.js';
-import { JsonWriter } from './json-writer.js';
+import type { Mode, Rng, Variant } from '../../dropout/settings.js';
+import type { Dtype, TensorData } from '../../kernel/dtype.js';
+import { JsonWriter } from './writer.js';
 
 export interface ReplyTensor {
   data: TensorData;

@@ -4,8 +4,8 @@
  * JavaScript's own Number#toString layout, so the output equals what JSON.stringify would print for the same
  * decimal, except negative zero: -0.0 (JSON.stringify drops the sign).
  */
-import type { Dtype, TensorData } from '../kernel/dtype.js';
-import { bf16ToNumber, f16ToNumber } from '../kernel/half.js';
+import type { Dtype, TensorData } from '../../kernel/dtype.js';
+import { bf16ToNumber, f16ToNumber } from '../../kernel/half.js';
 import {
   type DecimalParts,
   formatFloat64,
@@ -13,7 +13,7 @@ import {
   shortestFloat32BySearch,
   shortestFloat32Parts,
 } from './float-format.js';
-import { float32Json } from './float32-json.js';
+import { float32Json } from './float32.js';
 
 const ZERO = 48;
 const COMMA = 44;

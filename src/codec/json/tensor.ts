@@ -3,17 +3,11 @@
  * claimed size before allocating and says where the input is wrong; encoding writes the same nesting back as JSON text.
  */
 
-import { checkShape, elementCount } from '../dropout/shape.js';
-import { ProblemError, quote } from '../errors.js';
-import { BYTES_PER_ELEMENT, type Dtype, encoderFor, type TensorData, viewOf } from '../kernel/dtype.js';
+import { checkShape, elementCount } from '../../dropout/shape.js';
+import type { Tensor, TensorLimits } from '../../dropout/tensor.js';
+import { ProblemError, quote } from '../../errors.js';
+import { BYTES_PER_ELEMENT, type Dtype, encoderFor, type TensorData, viewOf } from '../../kernel/dtype.js';
 import { NON_FINITE_IN } from './float-format.js';
-
-export interface Tensor {
-  shape: number[];
-  dtype: Dtype;
-  /** Row-major values, in shared memory so the pool can compute on them in place. */
-  data: TensorData;
-}
 
 export interface JsonTensor extends Tensor {
   /** Whether the input was nested (the reply mirrors it) or flat. */
@@ -43,7 +37,7 @@ function claimedShape(input: unknown[], maxRank: number): number[] {
 }
 
 /** Shared memory for tensors the pool may compute on; plain memory (cheaper to allocate) for small ones. */
-export function allocateTensor(dtype: Dtype, count: number, limits: JsonLimits): TensorData {
+export function allocateTensor(dtype: Dtype, count: number, limits: TensorLimits): TensorData {
   const bytes = count * BYTES_PER_ELEMENT[dtype];
   return viewOf(
     dtype,
@@ -53,18 +47,11 @@ export function allocateTensor(dtype: Dtype, count: number, limits: JsonLimits):
   );
 }
 
-export interface JsonLimits {
-  maxElements: number;
-  maxRank: number;
-  /** Tensors up to this size stay on the main thread (INLINE_MAX_ELEMENTS). */
-  inlineMaxElements: number;
-}
-
 export function decodeJsonTensor(
   input: unknown[],
   shape: number[] | undefined,
   dtype: Dtype,
-  limits: JsonLimits,
+  limits: TensorLimits,
 ): JsonTensor {
   const nested = input.some(Array.isArray);
   if (!nested) {

@@ -4,7 +4,7 @@
  * instance on first use; where WebAssembly is unavailable, float32Json() returns undefined and JsonWriter keeps
  * writing value by value.
  */
-import { wasmModule } from '../kernel/wasm-module.js';
+import { wasmModule } from '../../kernel/wasm-module.js';
 
 interface Float32JsonExports {
   memory: { buffer: ArrayBuffer };

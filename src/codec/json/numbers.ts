@@ -4,8 +4,8 @@
  * (undefined) whatever it cannot read exactly, and callers then take the JSON.parse path, which also words the
  * error; so refusing is always safe and only slower.
  */
-import { copyBytes } from '../kernel/copy-bytes.js';
-import { wasmModule } from '../kernel/wasm-module.js';
+import { copyBytes } from '../../kernel/copy-bytes.js';
+import { wasmModule } from '../../kernel/wasm-module.js';
 
 interface NumbersExports {
   memory: { buffer: ArrayBuffer };

@@ -12,7 +12,7 @@
  * a value; instead the candidates are computed with exact float64 scaling by powers of ten up to 10^22, which covers
  * every float32 from 1e-13 to 1e14; outside that range the toPrecision search is the fallback.
  */
-import type { Dtype } from '../kernel/dtype.js';
+import type { Dtype } from '../../kernel/dtype.js';
 
 export const NON_FINITE_IN: Readonly<Record<string, number>> = {
   NaN: Number.NaN,

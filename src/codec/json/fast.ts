@@ -10,10 +10,11 @@
  * the body is declined and JSON.parse reports on it as before.
  */
 
-import { checkShape, elementCount } from '../dropout/shape.js';
-import { type Dtype, encoderFor } from '../kernel/dtype.js';
-import { type ParsedNumbers, parseJsonNumbers } from './json-numbers.js';
-import { allocateTensor, type JsonLimits, type JsonTensor } from './json-tensor.js';
+import { checkShape, elementCount } from '../../dropout/shape.js';
+import type { TensorLimits } from '../../dropout/tensor.js';
+import { type Dtype, encoderFor } from '../../kernel/dtype.js';
+import { type ParsedNumbers, parseJsonNumbers } from './numbers.js';
+import { allocateTensor, type JsonTensor } from './tensor.js';
 
 export interface SplitBody {
   /** The body's text with the array read replaced by `[]`. */
@@ -105,7 +106,7 @@ interface Scan {
 
 interface ScanContext {
   b: Uint8Array;
-  limits: JsonLimits;
+  limits: TensorLimits;
   chunkBytes?: number;
 }
 
@@ -193,7 +194,7 @@ function scanElements(c: ScanContext, i: number, index: number, below: ValuePath
 export function splitArrayAt(
   b: Uint8Array,
   path: ValuePath,
-  limits: JsonLimits,
+  limits: TensorLimits,
   chunkBytes?: number,
 ): SplitBody | undefined {
   const scan = scanValue({ b, limits, chunkBytes }, skipSpace(b, 0), path);
@@ -203,7 +204,7 @@ export function splitArrayAt(
 }
 
 /** The top-level object's last `input` member, read as splitArrayAt does. */
-export function splitInputMember(b: Uint8Array, limits: JsonLimits, chunkBytes?: number): SplitBody | undefined {
+export function splitInputMember(b: Uint8Array, limits: TensorLimits, chunkBytes?: number): SplitBody | undefined {
   return splitArrayAt(b, ['input'], limits, chunkBytes);
 }
 
@@ -215,7 +216,7 @@ export function tensorFromNumbers(
   numbers: ParsedNumbers,
   shape: number[] | undefined,
   dtype: Dtype,
-  limits: JsonLimits,
+  limits: TensorLimits,
 ): JsonTensor | undefined {
   const { count, chunks } = numbers;
   const nested = numbers.shape.length > 1;
