@@ -30,7 +30,6 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** The one dropout pipeline every protocol's routes call. */
     dropout: DropoutService;
-    offloadPool: OffloadPool;
     admission: Admission;
     /** Starts the shutdown's drain: /readyz turns 503 and replies close their connections; requests still run. */
     drain(): void;
@@ -72,8 +71,6 @@ export async function buildApp(config: Config, runtime: Runtime = {}): Promise<F
     onError: (err) => app.log.error({ err }, 'a pool thread failed outside any task'),
     workerFile: runtime.workerFile,
   });
-  // Tests reach the pool (its queue) through the app; HTTP never can.
-  app.decorate('offloadPool', pool);
   // Connections past the cap are closed on arrival, before they can take the descriptors the process needs.
   app.decorate(
     'dropout',
