@@ -12,7 +12,6 @@
  * a value; instead the candidates are computed with exact float64 scaling by powers of ten up to 10^22, which covers
  * every float32 from 1e-13 to 1e14; outside that range the toPrecision search is the fallback.
  */
-import type { Dtype } from '../kernel/dtype.js';
 
 export const NON_FINITE_IN: Readonly<Record<string, number>> = {
   NaN: Number.NaN,
@@ -122,9 +121,4 @@ export function formatFloat32(v: number): string {
   if (v === 0) return Object.is(v, -0) ? NEGATIVE_ZERO : '0';
   if (!Number.isFinite(v)) return nonFinite(v);
   return String(shortestFloat32(v));
-}
-
-/** The formatter of a `dtype` value given as a number (a 16-bit one decoded: it is an exact float32). */
-export function formatterFor(dtype: Dtype): (v: number) => string {
-  return dtype === 'float64' ? formatFloat64 : formatFloat32;
 }
