@@ -102,23 +102,3 @@ function roundTrips(a: number, k: number): boolean {
   const candidate = k >= 0 ? Math.round(a * POW10[k]) / POW10[k] : Math.round(a / POW10[-k]) * POW10[-k];
   return Math.fround(candidate) === a;
 }
-
-const parts: DecimalParts = { digits: 0, scale: 0 };
-
-/** The double nearest to the shortest decimal that rounds to the float32 v (finite, non-zero). */
-export function shortestFloat32(v: number): number {
-  const a = Math.abs(v);
-  if (!shortestFloat32Parts(a, parts)) return shortestFloat32BySearch(v);
-  const value = parts.scale >= 0 ? parts.digits / POW10[parts.scale] : parts.digits * POW10[-parts.scale];
-  return v < 0 ? -value : value;
-}
-
-/**
- * float32: the fewest significant digits (1 to 9) whose decimal rounds back to the same float32. Nine always
- * suffice.
- */
-export function formatFloat32(v: number): string {
-  if (v === 0) return Object.is(v, -0) ? NEGATIVE_ZERO : '0';
-  if (!Number.isFinite(v)) return nonFinite(v);
-  return String(shortestFloat32(v));
-}
