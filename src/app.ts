@@ -30,7 +30,6 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** The one dropout pipeline every protocol's routes call. */
     dropout: DropoutService;
-    offloadPool: OffloadPool;
     admission: Admission;
     /** Starts the shutdown's drain: /readyz turns 503 and replies close their connections; requests still run. */
     drain(): void;
@@ -41,6 +40,8 @@ declare module 'fastify' {
 export interface Runtime {
   /** A full garbage collection, run after large buffers are dropped so their memory goes back to the system. */
   collectGarbage?: () => void;
+  /** The module the pool's threads load (a file URL); the service's own worker unless given. */
+  workerFile?: string;
 }
 
 export async function buildApp(config: Config, runtime: Runtime = {}): Promise<FastifyInstance> {
@@ -68,9 +69,8 @@ export async function buildApp(config: Config, runtime: Runtime = {}): Promise<F
     inlineMaxElements: config.inlineMaxElements,
     workerNice: config.workerNice,
     onError: (err) => app.log.error({ err }, 'a pool thread failed outside any task'),
+    workerFile: runtime.workerFile,
   });
-  // Tests reach the pool (its fault-injection switch, its queue) through the app; HTTP never can.
-  app.decorate('offloadPool', pool);
   // Connections past the cap are closed on arrival, before they can take the descriptors the process needs.
   app.decorate(
     'dropout',

@@ -2,7 +2,7 @@
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { Test } from 'tap';
-import { buildApp } from '../src/app.js';
+import { buildApp, type Runtime } from '../src/app.js';
 import { type Config, loadConfig } from '../src/config.js';
 
 /** The shared/ folder beside the project: the Philox known answers and PyTorch's reference vectors. */
@@ -18,8 +18,12 @@ export function testConfig(env: Record<string, string> = {}): Config {
 }
 
 /** Builds the app with the production factory and closes it when the test ends. */
-export async function startApp(t: Test, env: Record<string, string> = {}): Promise<FastifyInstance> {
-  const app = await buildApp(testConfig(env));
+export async function startApp(
+  t: Test,
+  env: Record<string, string> = {},
+  runtime: Runtime = {},
+): Promise<FastifyInstance> {
+  const app = await buildApp(testConfig(env), runtime);
   t.teardown(() => app.close());
   return app;
 }

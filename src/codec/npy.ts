@@ -20,7 +20,6 @@ import { BYTES_PER_ELEMENT, type Dtype, type TensorData, viewOf } from '../kerne
 
 /** The dtypes that have a NumPy equivalent; bfloat16 has none. */
 export type NpyDtype = Exclude<Dtype, 'bfloat16'>;
-export const NPY_DTYPES: readonly NpyDtype[] = ['float16', 'float32', 'float64'];
 
 /** The detail of the 415 for a bfloat16 tensor asked for as `.npy`. */
 export const NPY_BFLOAT16_DETAIL = 'bfloat16 has no NumPy dtype; use application/octet-stream or JSON';
@@ -538,16 +537,9 @@ export function encodeNpyParts(tensor: { shape: number[]; dtype: Dtype; data: Te
   const { shape, dtype, data } = tensor;
   const header = npyHeader(shape, dtype);
   if (data.length !== elementCount(shape) || data.BYTES_PER_ELEMENT !== BYTES_PER_ELEMENT[dtype]) {
-    throw new Error(`encodeNpy: ${data.length} elements of ${data.BYTES_PER_ELEMENT} bytes do not fill [${shape}]`);
+    throw new Error(
+      `encodeNpyParts: ${data.length} elements of ${data.BYTES_PER_ELEMENT} bytes do not fill [${shape}]`,
+    );
   }
   return { header, body: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
-}
-
-/** A tensor as one .npy file (header and data copied into one new buffer); byte-identical to np.save's output. */
-export function encodeNpy(tensor: { shape: number[]; dtype: Dtype; data: TensorData }): Uint8Array {
-  const { header, body } = encodeNpyParts(tensor);
-  const out = new Uint8Array(header.length + body.length);
-  out.set(header);
-  out.set(body, header.length);
-  return out;
 }

@@ -172,15 +172,6 @@ export interface InferResult {
   kept: number;
 }
 
-/** The JSON header and the binary chunks that follow it, in output order. */
-export function encodeInferResponse(
-  call: InferReplyCall,
-  result: InferResult,
-  modelVersion: string,
-): { header: Uint8Array; chunks: Uint8Array[] } {
-  return { header: encodeInferHeader(call, result, modelVersion), chunks: binaryChunks(call, result) };
-}
-
 /** What of the call its reply echoes. */
 export type InferReplyCall = Pick<InferCall, 'id' | 'outputs'>;
 

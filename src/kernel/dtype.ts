@@ -1,5 +1,5 @@
 /** The tensor element types of docs/semantics.md §1 and how each is held in memory. */
-import { bf16ToNumber, f16ToNumber, numberToBf16, numberToF16 } from './half.js';
+import { numberToBf16, numberToF16 } from './half.js';
 
 export const DTYPES = ['float32', 'float64', 'float16', 'bfloat16'] as const;
 export type Dtype = (typeof DTYPES)[number];
@@ -36,12 +36,5 @@ export function roundTo(dtype: FloatDtype, x: number): number {
 export function encoderFor(dtype: Dtype): (x: number) => number {
   if (dtype === 'float16') return numberToF16;
   if (dtype === 'bfloat16') return numberToBf16;
-  return (x) => x;
-}
-
-/** How a stored element reads back as a number. */
-export function decoderFor(dtype: Dtype): (stored: number) => number {
-  if (dtype === 'float16') return f16ToNumber;
-  if (dtype === 'bfloat16') return bf16ToNumber;
   return (x) => x;
 }

@@ -28,10 +28,12 @@ export interface PoolOptions {
    * 'error' events, which would end the process with nobody listening; the pool replaces the thread either way.
    */
   onError: (error: Error) => void;
+  /**
+   * The module the threads load (a file URL); ./worker by default. Another module must export the same tasks: tests
+   * wrap ./worker in one that fails on command, to see what a broken worker costs.
+   */
+  workerFile?: string;
 }
-
-/** A fault a test can plant in the next range task, to prove a broken worker costs only its own request. */
-export type InjectedFault = 'throw' | 'exit';
 
 export interface KernelResult {
   kept: number;
@@ -61,23 +63,13 @@ export class OffloadPool {
   constructor(options: PoolOptions) {
     this.#options = options;
     this.#piscina = new Piscina({
-      filename: WORKER_FILE,
+      filename: options.workerFile ?? WORKER_FILE,
       minThreads: options.workers,
       maxThreads: options.workers,
       idleTimeout: Number.POSITIVE_INFINITY,
       workerData: { nice: options.workerNice },
     });
     this.#piscina.on('error', options.onError);
-  }
-
-  #fault: InjectedFault | undefined;
-
-  /**
-   * Test-only switch: the next range task throws or kills its worker. Reachable only through this object (tests
-   * build the app and hold the pool); nothing over HTTP can set it.
-   */
-  injectFault(fault: InjectedFault): void {
-    this.#fault = fault;
   }
 
   /** Runs a task; an abort rethrows the signal's reason (deadline, hang-up) rather than piscina's AbortError. */
@@ -157,9 +149,7 @@ export class OffloadPool {
           control,
           index,
         };
-        const fault = this.#fault;
-        this.#fault = undefined;
-        return this.#run<number>('range', fault ? { ...task, fault } : task, controllers[index]?.signal);
+        return this.#run<number>('range', task, controllers[index]?.signal);
       }),
     );
     signal?.removeEventListener('abort', cancel);

@@ -24,8 +24,6 @@ export interface RangeTask {
    */
   control: Int32Array;
   index: number;
-  /** Planted by OffloadPool.injectFault in tests only. */
-  fault?: 'throw' | 'exit';
 }
 
 /** Runs a kernel on data[start..end) in place; returns the kept count. */

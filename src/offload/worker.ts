@@ -17,9 +17,6 @@ lowerThreadPriority(Number(workerData?.nice ?? 0));
 
 /** Dropout on one element range, in place; returns the kept count. */
 export function range(task: RangeTask): number {
-  if (task.fault === 'throw') throw new Error('injected worker fault');
-  // In a worker thread process.exit ends the thread only: the pool sees a dead worker and replaces it.
-  if (task.fault === 'exit') process.exit(1);
   Atomics.store(task.control, 1 + task.index, 1);
   if (Atomics.load(task.control, 0) !== 0) return 0;
   const data = viewOf(task.dtype, task.buffer, task.byteOffset, task.length);

@@ -1,10 +1,12 @@
 import { readFile } from 'node:fs/promises';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { shortestFloat32BySearch } from '../../src/codec/json/float-format.js';
-import { float32Json, useFloat32Wasm } from '../../src/codec/json/float32.js';
+import { float32Json } from '../../src/codec/json/float32.js';
+import type * as JsonReply from '../../src/codec/json/reply.js';
 import { type ReplyEcho, writeDropoutReply } from '../../src/codec/json/reply.js';
 import { JsonWriter } from '../../src/codec/json/writer.js';
-import { encodeInferResponse, type InferCall } from '../../src/codec/v2-infer.js';
+import type * as V2Infer from '../../src/codec/v2-infer.js';
+import { encodeInferHeader, type InferCall } from '../../src/codec/v2-infer.js';
 import { xorshift } from '../reference.js';
 import { checkCommittedWasm } from '../wasm-drift.js';
 
@@ -28,14 +30,19 @@ function viaValues(values: Float32Array, start = 0, count = values.length): stri
   return decoder.decode(w.bytes());
 }
 
-/** `write` with the WebAssembly formatter switched off: float32 values written one by one. */
-function valueByValue<T>(write: () => T): T {
-  useFloat32Wasm(false);
-  try {
-    return write();
-  } finally {
-    useFloat32Wasm(true);
-  }
+/**
+ * `module` imported afresh (tap's mockImport) where the WebAssembly formatter is unavailable, as on a runtime that
+ * cannot run it: its JsonWriter writes float32 values one by one. Under tsx the formatter's module is the .ts file.
+ * `asked()` counts the copy's calls for the formatter, to show that the mock took.
+ */
+async function valueByValue<T>(t: Test, module: string): Promise<{ copy: T; asked: () => number }> {
+  let asked = 0;
+  const float32Json = () => {
+    asked++;
+    return undefined;
+  };
+  const copy = await t.mockImport<T>(module, { '../../src/codec/json/float32.ts': { float32Json } });
+  return { copy, asked: () => asked };
 }
 
 const bitsOf = (v: number) => new Uint32Array(new Float32Array([v]).buffer)[0];
@@ -173,6 +180,7 @@ function nest(values: ArrayLike<unknown>, shape: number[]): unknown {
 }
 
 t.test('writeDropoutReply: float32 runs give the same bytes as before, flat and nested, with the mask', async (t) => {
+  const { copy: jsOnly, asked } = await valueByValue<typeof JsonReply>(t, '../../src/codec/json/reply.js');
   const next = xorshift(7);
   const shapes = [[], [0], [1], [7], [3, 4], [2, 3, 4], [2, 0, 3], [5, 1], [1, 5], [3, 1, 2, 1], [40_000], [2, 20_000]];
   for (const shape of shapes) {
@@ -182,7 +190,7 @@ t.test('writeDropoutReply: float32 runs give the same bytes as before, flat and 
     const mask = Uint8Array.from(data, (v) => (v === 0 ? 0 : 1));
     for (const nested of [false, true]) {
       const tensor = { data, shape, dtype: 'float32' as const, nested };
-      const before = valueByValue(() => decoder.decode(writeDropoutReply(tensor, ECHO, mask)));
+      const before = decoder.decode(jsOnly.writeDropoutReply(tensor, ECHO, mask));
       const after = decoder.decode(writeDropoutReply(tensor, ECHO, mask));
       t.equal(after, before, `shape ${JSON.stringify(shape)} nested=${nested}`);
       const parsed = JSON.parse(after) as { output: unknown; mask: unknown };
@@ -204,6 +212,7 @@ t.test('writeDropoutReply: float32 runs give the same bytes as before, flat and 
       );
     }
   }
+  t.ok(asked() > 0, 'the value-by-value copy ran without the formatter');
 });
 
 t.test('writeDropoutReply: the other dtypes keep their value-by-value path and layout', async (t) => {
@@ -215,7 +224,8 @@ t.test('writeDropoutReply: the other dtypes keep their value-by-value path and l
   }
 });
 
-t.test('encodeInferResponse (V2 JSON outputs): float32 data gives the same bytes as value by value', async (t) => {
+t.test('encodeInferHeader (V2 JSON outputs): float32 data gives the same bytes as value by value', async (t) => {
+  const { copy: jsOnly, asked } = await valueByValue<typeof V2Infer>(t, '../../src/codec/v2-infer.js');
   const next = xorshift(11);
   const specials = specialPatterns();
   for (const size of [0, 1, 5, 3000, 40_000]) {
@@ -240,8 +250,8 @@ t.test('encodeInferResponse (V2 JSON outputs): float32 data gives the same bytes
       offset: 0,
       kept: 0,
     };
-    const before = valueByValue(() => decoder.decode(encodeInferResponse(call, result, '1').header));
-    const after = decoder.decode(encodeInferResponse(call, result, '1').header);
+    const before = decoder.decode(jsOnly.encodeInferHeader(call, result, '1'));
+    const after = decoder.decode(encodeInferHeader(call, result, '1'));
     t.equal(after, before, `${size} values`);
     const outputs = (JSON.parse(after) as { outputs: Array<{ data: unknown[] }> }).outputs;
     t.same(
@@ -253,6 +263,7 @@ t.test('encodeInferResponse (V2 JSON outputs): float32 data gives the same bytes
       Array.from(data, (v) => v !== 0),
     );
   }
+  t.ok(asked() > 0, 'the value-by-value copy ran without the formatter');
 });
 
 t.test(

@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import t from 'tap';
-import { decodeNpy, encodeNpy, encodeNpyParts, NPY_BFLOAT16_DETAIL, npyHeader } from '../../src/codec/npy.js';
+import { decodeNpy, encodeNpyParts, NPY_BFLOAT16_DETAIL, npyHeader } from '../../src/codec/npy.js';
 import { ProblemError } from '../../src/errors.js';
-import { BYTES_PER_ELEMENT, type Dtype, decoderFor, type TensorData, viewOf } from '../../src/kernel/dtype.js';
+import { BYTES_PER_ELEMENT, type Dtype, type TensorData, viewOf } from '../../src/kernel/dtype.js';
+import { decoderFor, encodeNpy } from '../tensors.js';
 
 const DIR = new URL('./fixtures/npy/', import.meta.url);
 const LIMITS = { maxElements: 1_000_000, maxRank: 8 };
@@ -166,7 +167,7 @@ t.test('encode → decode round trip for every dtype, 0-d and empty included', a
   }
 });
 
-t.test("encodeNpy writes np.save's bytes exactly", async (t) => {
+t.test("encodeNpyParts writes np.save's bytes exactly", async (t) => {
   const names = Object.keys(expected.roundtrip);
   t.ok(names.length >= 10, 'fixtures present');
   for (const name of names) {

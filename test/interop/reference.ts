@@ -13,10 +13,11 @@
 import { Buffer } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import { dropoutRange, keepScale, keepThreshold } from '../../src/kernel/dropout.js';
-import { type Dtype, decoderFor, encoderFor, type TensorData, viewOf } from '../../src/kernel/dtype.js';
+import { type Dtype, encoderFor, type TensorData, viewOf } from '../../src/kernel/dtype.js';
 import { philoxKey } from '../../src/kernel/philox.js';
 import { applyVariantRange, rounder } from '../../src/kernel/variants.js';
 import { drawU32, referenceDropout } from '../reference.js';
+import { decoderFor } from '../tensors.js';
 
 interface Case {
   id: string;

@@ -2,6 +2,7 @@
 import t from 'tap';
 import { f32Bytes, postBinary, postJson, startApp } from '../helpers.js';
 import { genInput, referenceDropout } from '../reference.js';
+import { FAULT_SEEDS, FAULTY_WORKER } from './faults.js';
 
 /** A request whose noise takes a worker a noticeable time: the torch stream skipped 2^28 noise elements ahead. */
 const SLOW_QUERY = `rng=torch&p=0.5&seed=1&offset=${2 ** 28}`;
@@ -41,12 +42,13 @@ t.test(
 t.test(
   'a worker that throws or dies costs only its own request: 500 with the request id, nothing leaked',
   async (t) => {
-    const app = await startApp(t, { WORKERS: '2', INLINE_MAX_ELEMENTS: '0', CHUNK_ELEMENTS: '100000' });
+    const env = { WORKERS: '2', INLINE_MAX_ELEMENTS: '0', CHUNK_ELEMENTS: '100000' };
+    const app = await startApp(t, env, { workerFile: FAULTY_WORKER });
     const x = new Float32Array(genInput(2000));
     const expected = Buffer.from(referenceDropout(x, 0.5, 8n).out.buffer);
     for (const fault of ['throw', 'exit'] as const) {
-      app.offloadPool.injectFault(fault);
-      const broken = await postBinary(app, f32Bytes(x), 'p=0.5&seed=8', { 'x-request-id': `fault-${fault}` });
+      const query = `p=0.5&seed=${FAULT_SEEDS[fault]}`;
+      const broken = await postBinary(app, f32Bytes(x), query, { 'x-request-id': `fault-${fault}` });
       t.equal(broken.statusCode, 500, fault);
       const problem = broken.json();
       t.match(problem, { code: 'INTERNAL', requestId: `fault-${fault}` });

@@ -12,7 +12,6 @@
  * a value; instead the candidates are computed with exact float64 scaling by powers of ten up to 10^22, which covers
  * every float32 from 1e-13 to 1e14; outside that range the toPrecision search is the fallback.
  */
-import type { Dtype } from '../../kernel/dtype.js';
 
 export const NON_FINITE_IN: Readonly<Record<string, number>> = {
   NaN: Number.NaN,
@@ -102,29 +101,4 @@ const u32 = new Uint32Array(f32.buffer);
 function roundTrips(a: number, k: number): boolean {
   const candidate = k >= 0 ? Math.round(a * POW10[k]) / POW10[k] : Math.round(a / POW10[-k]) * POW10[-k];
   return Math.fround(candidate) === a;
-}
-
-const parts: DecimalParts = { digits: 0, scale: 0 };
-
-/** The double nearest to the shortest decimal that rounds to the float32 v (finite, non-zero). */
-export function shortestFloat32(v: number): number {
-  const a = Math.abs(v);
-  if (!shortestFloat32Parts(a, parts)) return shortestFloat32BySearch(v);
-  const value = parts.scale >= 0 ? parts.digits / POW10[parts.scale] : parts.digits * POW10[-parts.scale];
-  return v < 0 ? -value : value;
-}
-
-/**
- * float32: the fewest significant digits (1 to 9) whose decimal rounds back to the same float32. Nine always
- * suffice.
- */
-export function formatFloat32(v: number): string {
-  if (v === 0) return Object.is(v, -0) ? NEGATIVE_ZERO : '0';
-  if (!Number.isFinite(v)) return nonFinite(v);
-  return String(shortestFloat32(v));
-}
-
-/** The formatter of a `dtype` value given as a number (a 16-bit one decoded: it is an exact float32). */
-export function formatterFor(dtype: Dtype): (v: number) => string {
-  return dtype === 'float64' ? formatFloat64 : formatFloat32;
 }

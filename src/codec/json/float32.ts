@@ -28,11 +28,9 @@ export interface Float32Json {
 // Resolved against this file so the same code finds the module under tsx (src/) and after `npm run build` (dist/).
 const module = wasmModule<Float32JsonExports>(new URL('./wasm/float32-json.wasm', import.meta.url));
 let instance: Float32Json | null | undefined;
-let enabled = true;
 
-/** This thread's formatter, or undefined where the module cannot run (or it is switched off). */
+/** This thread's formatter, or undefined where the module cannot run. */
 export function float32Json(): Float32Json | undefined {
-  if (!enabled) return undefined;
   if (instance === undefined) {
     instance = null;
     if (module.supported()) {
@@ -50,12 +48,4 @@ export function float32Json(): Float32Json | undefined {
     }
   }
   return instance ?? undefined;
-}
-
-/**
- * Switches the WebAssembly formatter off (false) or back on for this thread: the tests and the benchmark use it to
- * run the JavaScript path side by side.
- */
-export function useFloat32Wasm(on: boolean): void {
-  enabled = on;
 }
