@@ -1,15 +1,17 @@
 /**
- * The client's vocabulary: tensors, options and results of POST /v1/dropout (docs/semantics.md §2). Types only, so that
- * the client bundles nothing of the server. The string unions mirror src/dropout/settings.ts (a test checks they
- * agree).
+ * The client's vocabulary: tensors, options and results of POST /v1/dropout (docs/semantics.md §2).
+ *
+ * The names the service accepts (dtypes, modes, variants, rngs, problem codes) are the server's own declarations,
+ * taken with type-only imports: they vanish from the compiled client, which so bundles nothing of the server at run
+ * time (a test checks), and they cannot fall out of step with the server. The modules they come from import no
+ * dependency, even for types, so the client's declaration files need nothing but this package's dist/.
  */
+import type { Mode, Rng } from '../dropout/choices.js';
+import type { Variant } from '../dropout/variants.js';
 import type { ProblemCode } from '../errors.js';
 import type { Dtype } from '../kernel/dtype.js';
 
-export type { Dtype, ProblemCode };
-export type Mode = 'train' | 'eval';
-export type Variant = 'standard' | 'alpha' | 'feature' | 'feature_alpha' | 'gaussian';
-export type Rng = 'philox' | 'torch';
+export type { Dtype, Mode, ProblemCode, Rng, Variant };
 /** An integer in [−2^63, 2^64): a number up to 2^53 − 1, a bigint, or a decimal string. */
 export type Seed = number | bigint | string;
 

@@ -5,25 +5,12 @@
 import { randomBytes } from 'node:crypto';
 import { ProblemError, quote } from '../errors.js';
 import type { Dtype } from '../kernel/dtype.js';
+import { DEFAULT_MODE, DEFAULT_RNG, type Mode, type Rng } from './choices.js';
+import type { RawSettings } from './settings-schema.js';
 import { parseShapeParam } from './shape.js';
+import { DEFAULT_VARIANT, VARIANTS, type Variant } from './variants.js';
 
-export const MODES = ['train', 'eval'] as const;
-export const VARIANTS = ['standard', 'alpha', 'feature', 'feature_alpha', 'gaussian'] as const;
-export const RNGS = ['philox', 'torch'] as const;
-
-export type Mode = (typeof MODES)[number];
-export type Variant = (typeof VARIANTS)[number];
-export type Rng = (typeof RNGS)[number];
-
-export interface RawSettings {
-  p?: number;
-  mode?: Mode;
-  seed?: number | string;
-  offset?: number | string;
-  variant?: Variant;
-  rng?: Rng;
-  noise_shape?: number[] | string;
-}
+export type { Mode, RawSettings, Rng, Variant };
 
 export interface Settings {
   p: number;
@@ -95,9 +82,9 @@ export const MAX_TORCH_OFFSET = 2 ** 28;
 const TORCH_DTYPES: readonly Dtype[] = ['float32', 'float64', 'bfloat16'];
 
 /**
- * The noise shape of a request: `feature` variants drop whole channels of (N, C, …), i.e. noise [N, C, 1, …];
- * an explicit noise_shape has TensorFlow/Keras semantics (same rank, each dim the input's or 1). null when every
- * element gets its own draw.
+ * The noise shape of a request, by its variant's noise rule (./variants.ts): `channel` variants drop whole channels
+ * of (N, C, …), i.e. noise [N, C, 1, …]; otherwise an explicit noise_shape has TensorFlow/Keras semantics (same
+ * rank, each dim the input's or 1). null when every element gets its own draw.
  */
 export function resolveNoiseShape(
   variant: Variant,
@@ -105,7 +92,7 @@ export function resolveNoiseShape(
   shape: number[],
 ): number[] | null {
   const explicit = typeof noise === 'string' ? parseShapeParam(noise) : noise;
-  if (variant === 'feature' || variant === 'feature_alpha') {
+  if (VARIANTS[variant].noise === 'channel') {
     if (explicit !== undefined) {
       throw new ProblemError(
         'BAD_NOISE_SHAPE',
@@ -142,16 +129,17 @@ export function resolveSettings(raw: RawSettings, shape: number[], dtype: Dtype)
   const numel = shape.reduce((a, b) => a * b, 1);
   const p = raw.p ?? 0.5;
   if (!(p >= 0 && p <= 1)) throw new ProblemError('P_OUT_OF_RANGE', `p is ${p}; it must be in [0, 1]`);
-  const mode = raw.mode ?? 'train';
-  const variant = raw.variant ?? 'standard';
-  const rng = raw.rng ?? 'philox';
-  if (variant === 'gaussian' && p === 1) {
+  const mode = raw.mode ?? DEFAULT_MODE;
+  const variant = raw.variant ?? DEFAULT_VARIANT;
+  const rng = raw.rng ?? DEFAULT_RNG;
+  const gaussian = VARIANTS[variant].kernel === 'gaussian';
+  if (gaussian && p === 1) {
     throw new ProblemError(
       'P_OUT_OF_RANGE',
       'gaussian dropout needs p < 1: its σ = sqrt(p / (1 − p)) is infinite at p = 1',
     );
   }
-  if (rng === 'torch' && variant === 'gaussian') {
+  if (rng === 'torch' && gaussian) {
     throw new ProblemError(
       'UNSUPPORTED_COMBINATION',
       'rng "torch" has no gaussian dropout (PyTorch has none); use rng "philox"',

@@ -9,7 +9,7 @@ import { keepScale } from './dropout.js';
 import { type Dtype, type FloatArray, isFloatDtype, type TensorData } from './dtype.js';
 import { bf16ToNumber, f16ToNumber, numberToBf16, numberToF16 } from './half.js';
 import { philox4x32 } from './philox.js';
-import { applyKeepScaleWasm, wasmMtSupported } from './wasm-mt19937.js';
+import { applyKeepScaleWasm, wasmKeepScaleSupported } from './wasm-keep-scale.js';
 
 export type KernelVariant = 'standard' | 'alpha' | 'gaussian';
 
@@ -165,7 +165,13 @@ export function applyVariantRange(
     mask?.fill(0, start, end);
     return 0;
   }
-  if (variant === 'standard' && plan.keep && plan.noiseShape === null && isFloatDtype(dtype) && wasmMtSupported()) {
+  if (
+    variant === 'standard' &&
+    plan.keep &&
+    plan.noiseShape === null &&
+    isFloatDtype(dtype) &&
+    wasmKeepScaleSupported()
+  ) {
     // The torch stream's common case: keep bytes drawn ahead, applied by the SIMD loop (same bytes as below).
     return applyKeepScaleWasm(data as FloatArray, start, end, plan.keep, start, keepScale(dtype, p), mask);
   }

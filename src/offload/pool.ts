@@ -7,6 +7,7 @@
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
+import type { Rng } from '../dropout/choices.js';
 import type { DropoutParams } from '../kernel/dropout.js';
 import type { FloatArray, TensorData } from '../kernel/dtype.js';
 import type { VariantPlan } from '../kernel/variants.js';
@@ -166,13 +167,7 @@ export class OffloadPool {
    * Draws a plan's noise into shared memory (plan.keep, or plan.multipliers for gaussian): on a worker when large,
    * since the torch stream is serial and would otherwise hold the event loop.
    */
-  async drawNoise(
-    plan: VariantPlan,
-    rng: 'philox' | 'torch',
-    seed: bigint,
-    count: number,
-    signal?: AbortSignal,
-  ): Promise<void> {
+  async drawNoise(plan: VariantPlan, rng: Rng, seed: bigint, count: number, signal?: AbortSignal): Promise<void> {
     const bytes = plan.variant === 'gaussian' ? count * 8 : count;
     const shared = new SharedArrayBuffer(bytes);
     const out = plan.variant === 'gaussian' ? new Float64Array(shared) : new Uint8Array(shared);

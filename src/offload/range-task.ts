@@ -1,4 +1,5 @@
 /** What crosses to a worker: plain data over shared memory, so nothing large is copied or cloned. */
+import type { Rng } from '../dropout/choices.js';
 import type { DropoutParams } from '../kernel/dropout.js';
 import type { Dtype, FloatArray, TensorData } from '../kernel/dtype.js';
 import { standardDropout } from '../kernel/standard.js';
@@ -36,7 +37,7 @@ export function runRange(kernel: RangeKernel, data: TensorData, start: number, e
 /** Draws `count` noise elements into `out` (keep bytes, or gaussian multipliers). */
 export interface NoiseTask {
   plan: VariantPlan;
-  rng: 'philox' | 'torch';
+  rng: Rng;
   seed: bigint;
   count: number;
   out: Uint8Array | Float64Array;

@@ -1,6 +1,6 @@
 /** Open Inference Protocol (KServe V2) shapes, with Triton's binary tensor extension (docs/semantics.md §3). */
 import { type Static, Type } from 'typebox';
-import { ModeSchema, OffsetSchema, PSchema, RngSchema, SeedSchema, VariantSchema } from './common.js';
+import { SettingsFields } from '../dropout/settings-schema.js';
 
 export const V2_DATATYPES = { FP32: 'float32', FP64: 'float64', FP16: 'float16', BF16: 'bfloat16' } as const;
 export type V2Datatype = keyof typeof V2_DATATYPES;
@@ -54,13 +54,7 @@ export type InferRequest = Static<typeof InferRequest>;
 
 /** The dropout settings as request-level parameters; validated once the header is parsed and a string p is read. */
 export const InferParameters = Type.Object({
-  p: Type.Optional(PSchema),
-  mode: Type.Optional(ModeSchema),
-  seed: Type.Optional(SeedSchema),
-  offset: Type.Optional(OffsetSchema),
-  variant: Type.Optional(VariantSchema),
-  rng: Type.Optional(RngSchema),
-  noise_shape: Type.Optional(Type.Union([Type.Array(Type.Integer({ minimum: 1 })), Type.String()])),
+  ...SettingsFields.properties,
   binary_data_output: Type.Optional(Type.Boolean()),
 });
 

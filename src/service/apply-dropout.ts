@@ -6,15 +6,11 @@
 
 import type { Settings } from '../dropout/settings.js';
 import type { Tensor } from '../dropout/tensor.js';
+import { VARIANTS } from '../dropout/variants.js';
 import { isFloatDtype } from '../kernel/dtype.js';
 import { philoxKey } from '../kernel/philox.js';
-import type { KernelVariant, VariantPlan } from '../kernel/variants.js';
+import type { VariantPlan } from '../kernel/variants.js';
 import type { KernelResult, OffloadPool } from '../offload/pool.js';
-
-function kernelVariant(settings: Settings): KernelVariant {
-  if (settings.variant === 'gaussian') return 'gaussian';
-  return settings.variant === 'alpha' || settings.variant === 'feature_alpha' ? 'alpha' : 'standard';
-}
 
 export async function applyDropout(
   pool: OffloadPool,
@@ -28,7 +24,7 @@ export async function applyDropout(
     return { kept: n, mask: wantMask ? new Uint8Array(n).fill(1) : undefined };
   }
   const [key0, key1] = philoxKey(settings.seed);
-  const variant = kernelVariant(settings);
+  const variant = VARIANTS[settings.variant].kernel;
   const { data, dtype } = tensor;
   if (variant === 'standard' && settings.rng === 'philox' && settings.noiseShape === null && isFloatDtype(dtype)) {
     return pool.run(

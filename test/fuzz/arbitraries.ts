@@ -1,7 +1,18 @@
-/** fast-check arbitraries for hostile and valid requests of every route and body format. */
+/**
+ * fast-check arbitraries for hostile and valid requests of every route and body format.
+ *
+ * The valid names of dtypes, modes, variants, rngs and /v2 datatypes come from the service's own declarations, so
+ * that whatever it adds is fuzzed from the start; the oracle (./oracle.ts, ./expect.ts) keeps its own lists, written
+ * from docs/semantics.md, and so refuses a name the contract does not have until it is taught what that name must
+ * compute.
+ */
 import { readFileSync } from 'node:fs';
 import { deflateSync, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
+import { DEFAULT_MODE, DEFAULT_RNG, MODES, RNGS } from '../../src/dropout/choices.js';
+import { DEFAULT_VARIANT, VARIANT_NAMES } from '../../src/dropout/variants.js';
+import { BYTES_PER_ELEMENT, DTYPES } from '../../src/kernel/dtype.js';
+import { V2_DATATYPES } from '../../src/schemas/v2.js';
 import { encodeValues } from './expect.js';
 import { buildNpy } from './npy.js';
 import { ACCEPT_VALUES } from './oracle.js';
@@ -309,18 +320,30 @@ const enumJson = <T extends J>(valid: T[], weights: number[], invalid: J[]): fc.
     arbitrary: fc.constantFrom<J>(...invalid),
   });
 
+/** The API's default dtype, where a missing dtype means it. */
+const DEFAULT_DTYPE = 'float32';
+
+// Defaults are drawn more often than the rest: most requests use them.
 const dtypeJson = enumJson(
-  ['float32', 'float64', 'float16', 'bfloat16'],
-  [4, 1, 1, 1],
+  [...DTYPES],
+  DTYPES.map((d) => (d === DEFAULT_DTYPE ? 4 : 1)),
   ['int8', 'float', 'FLOAT32', '', null, 32, 'float128'],
 );
-const modeJson = enumJson(['train', 'eval'], [5, 2], ['TRAIN', 'test', '', null, 1]);
+const modeJson = enumJson(
+  [...MODES],
+  MODES.map((m) => (m === DEFAULT_MODE ? 5 : 2)),
+  ['TRAIN', 'test', '', null, 1],
+);
 const variantJson = enumJson(
-  ['standard', 'alpha', 'feature', 'feature_alpha', 'gaussian'],
-  [6, 1, 1, 1, 1],
+  [...VARIANT_NAMES],
+  VARIANT_NAMES.map((v) => (v === DEFAULT_VARIANT ? 6 : 1)),
   ['spatial', 'Standard', '', null, 0],
 );
-const rngJson = enumJson(['philox', 'torch'], [5, 2], ['mt19937', '', null]);
+const rngJson = enumJson(
+  [...RNGS],
+  RNGS.map((r) => (r === DEFAULT_RNG ? 5 : 2)),
+  ['mt19937', '', null],
+);
 
 /** A noise shape that fits the input's dims (some dims set to 1), or one that does not. */
 function noiseJson(dims: number[] | undefined): fc.Arbitrary<J> {
@@ -508,13 +531,13 @@ export function queryPairs(dims: number[] | undefined, options: { shape: boolean
             ),
             0.3,
           )
-        : opt(fc.constantFrom('float32', 'int32'), 0.95),
+        : opt(fc.constantFrom(DEFAULT_DTYPE, 'int32'), 0.95),
       p: opt(pText, 0.2),
-      mode: opt(enumText(['train', 'eval'], ['Train', '']), 0.7),
+      mode: opt(enumText([...MODES], ['Train', '']), 0.7),
       seed: opt(seedText, 0.2),
       offset: opt(offsetText, 0.6),
-      variant: opt(enumText(['standard', 'standard', 'alpha', 'feature', 'feature_alpha', 'gaussian'], ['x']), 0.7),
-      rng: opt(enumText(['philox', 'torch'], ['TORCH']), 0.7),
+      variant: opt(enumText([DEFAULT_VARIANT, ...VARIANT_NAMES], ['x']), 0.7),
+      rng: opt(enumText([...RNGS], ['TORCH']), 0.7),
       noise_shape: opt(noiseText(dims), 0.85),
       extra: fc.oneof(
         { weight: 24, arbitrary: fc.constant<[string, string][]>([]) },
@@ -550,7 +573,7 @@ export const garbageQuery = fc
 // ---------------------------------------------------------------------------------------------------------------
 // Binary bodies
 
-const DTYPE_SIZE: Record<string, number> = { float32: 4, float64: 8, float16: 2, bfloat16: 2, int32: 4, FLOAT32: 4 };
+const DTYPE_SIZE: Record<string, number> = { ...BYTES_PER_ELEMENT, int32: 4, FLOAT32: 4 };
 
 export interface BinaryCase {
   body: Buffer;
@@ -566,10 +589,10 @@ const binaryDims = fc.oneof(
 );
 
 export const binaryCase: fc.Arbitrary<BinaryCase> = fc
-  .tuple(binaryDims, fc.constantFrom('float32', 'float32', 'float64', 'float16', 'bfloat16'))
+  .tuple(binaryDims, fc.constantFrom(DEFAULT_DTYPE, ...DTYPES))
   .chain(([dims, dtype]) =>
     fc.record({
-      pairs: queryPairs(dims, { shape: true, dtype: dtype === 'float32' ? undefined : dtype }),
+      pairs: queryPairs(dims, { shape: true, dtype: dtype === DEFAULT_DTYPE ? undefined : dtype }),
       body: fc.oneof(
         {
           weight: 8,
@@ -582,7 +605,7 @@ export const binaryCase: fc.Arbitrary<BinaryCase> = fc
           weight: 4,
           arbitrary: leaves(count(dims)).map((v) =>
             encodeValues(
-              dtype as 'float32',
+              dtype,
               v.map((x) => (typeof x === 'number' ? x : 1)),
             ),
           ),
@@ -779,7 +802,9 @@ export const npyCase: fc.Arbitrary<NpyCase> = fc.oneof(structuredNpy, mutatedNpy
 // ---------------------------------------------------------------------------------------------------------------
 // /v2 inference requests
 
-const V2_DTYPE: Record<string, string> = { FP32: 'float32', FP64: 'float64', FP16: 'float16', BF16: 'bfloat16' };
+const V2_DTYPE: Record<string, string> = V2_DATATYPES;
+/** float32's datatype, drawn more often than the others, as float32 is elsewhere. */
+const V2_FLOAT32 = 'FP32';
 
 export interface V2Case {
   body: Buffer;
@@ -842,7 +867,7 @@ export const v2Case: fc.Arbitrary<V2Case> = fc
       { weight: 1, arbitrary: fc.integer({ min: 65, max: 2000 }).map((n) => [n]) },
     ),
     datatype: fc.oneof(
-      { weight: 6, arbitrary: fc.constantFrom('FP32', 'FP32', 'FP64', 'FP16', 'BF16') },
+      { weight: 6, arbitrary: fc.constantFrom(V2_FLOAT32, ...Object.keys(V2_DATATYPES)) },
       { weight: 1, arbitrary: fc.constantFrom('INT8', 'fp32', 'BOOL', '') },
     ),
     binary: fc.boolean(),
@@ -885,7 +910,7 @@ export const v2Case: fc.Arbitrary<V2Case> = fc
     ),
   })
   .chain((c) => {
-    const dtype = V2_DTYPE[c.datatype] ?? 'float32';
+    const dtype = V2_DTYPE[c.datatype] ?? DEFAULT_DTYPE;
     const n = count(c.dims);
     return fc
       .tuple(leaves(n), fc.uint8Array({ minLength: n * DTYPE_SIZE[dtype], maxLength: n * DTYPE_SIZE[dtype] }), badLeaf)

@@ -3,8 +3,8 @@
  * ../mt19937.ts, and the keep decisions of torchKeepMask, bit for bit the same, several times the throughput.
  *
  * The keep array lives in a JS (Shared)ArrayBuffer that wasm cannot address, so the JS wrapper (../wasm-mt19937.ts)
- * has `keepFill` write one chunk of keep bytes at OUT and copies it out. `applyKeepScale` goes the other way: the
- * wrapper copies a chunk of data into DATA and its keep bytes into OUT, and copies the data (and the mask) back.
+ * has `keepFill` write one chunk of keep bytes at OUT and copies it out. Applying them to a tensor is
+ * keep-scale.as.ts's.
  *
  * The twist runs on four words per vector: word i depends on words i + 1 and i + M (old) or i + M − N (new, 227
  * words back), so four adjacent words never depend on each other. Tempering is lane-wise.
@@ -42,12 +42,9 @@ const V_TEMPER_C: usize = VECTORS + 64;
 const V_LOW53: usize = VECTORS + 80;
 const V_ONES: usize = VECTORS + 96;
 
-// Keep bytes of one chunk (keepFill writes them; applyKeepScale reads them and, for the mask, rewrites them as 1/0).
+// Keep bytes of one chunk, written by keepFill.
 const OUT_BYTES: i32 = 64 * 1024;
 const OUT: usize = memory.data(OUT_BYTES, 64);
-// One chunk of data for applyKeepScale: 16 K float32 or 8 K float64 elements.
-const DATA_BYTES: i32 = 64 * 1024;
-const DATA: usize = memory.data(DATA_BYTES, 64);
 // The state, with room for the vector loads of words i + 1 .. i + 4 at i = 620.
 const STATE: usize = memory.data(N * 4 + 16, 64);
 
@@ -60,14 +57,6 @@ export function outPtr(): usize {
 
 export function outCapacity(): i32 {
   return OUT_BYTES;
-}
-
-export function dataPtr(): usize {
-  return DATA;
-}
-
-export function dataCapacityBytes(): i32 {
-  return DATA_BYTES;
 }
 
 // @ts-ignore: decorator
@@ -237,80 +226,4 @@ export function keepFill(n: i32, kf: f64): i32 {
   kept -= i32x4.extract_lane(count, 0) + i32x4.extract_lane(count, 1);
   kept -= i32x4.extract_lane(count, 2) + i32x4.extract_lane(count, 3);
   return kept;
-}
-
-/**
- * data[i] = data[i] · (keep[i] ? scale : 0) for the `n` elements at DATA (float32 when !wide, float64 when wide)
- * with keep bytes at OUT: a multiply, so NaN stays NaN and −x gives −0. Float32 multiplies by <f32>scale, which is
- * the float64 product rounded to float32 when scale is a float32 value (the wrapper checks). With `wantMask`,
- * rewrites OUT as 1/0. Returns the number of nonzero keep bytes.
- */
-export function applyKeepScale(n: i32, scale: f64, wide: bool, wantMask: bool): i32 {
-  const zero = i32x4.splat(0);
-  let count = i32x4.splat(0);
-  let tail = 0;
-  let i = 0;
-  if (wide) {
-    const sv = f64x2.splat(scale);
-    for (; i + 16 <= n; i += 16) {
-      const kb = i8x16.ne(v128.load(OUT + <usize>i), zero);
-      if (wantMask) v128.store(OUT + <usize>i, v128.and(kb, v128.load(V_ONES)));
-      const lo = i16x8.extend_low_i8x16_s(kb);
-      const hi = i16x8.extend_high_i8x16_s(kb);
-      const q0 = i32x4.extend_low_i16x8_s(lo);
-      const q1 = i32x4.extend_high_i16x8_s(lo);
-      const q2 = i32x4.extend_low_i16x8_s(hi);
-      const q3 = i32x4.extend_high_i16x8_s(hi);
-      count = i32x4.add(count, i32x4.add(i32x4.add(q0, q1), i32x4.add(q2, q3)));
-      const p = DATA + (<usize>i << 3);
-      wideStep(p, q0, sv);
-      wideStep(p + 32, q1, sv);
-      wideStep(p + 64, q2, sv);
-      wideStep(p + 96, q3, sv);
-    }
-    for (; i < n; i++) {
-      const kept = load<u8>(OUT + <usize>i) != 0;
-      if (wantMask) store<u8>(OUT + <usize>i, kept ? 1 : 0);
-      const p = DATA + (<usize>i << 3);
-      store<f64>(p, load<f64>(p) * (kept ? scale : 0.0));
-      tail += kept ? 1 : 0;
-    }
-  } else {
-    const s = <f32>scale;
-    const sv = f32x4.splat(s);
-    for (; i + 16 <= n; i += 16) {
-      const kb = i8x16.ne(v128.load(OUT + <usize>i), zero);
-      if (wantMask) v128.store(OUT + <usize>i, v128.and(kb, v128.load(V_ONES)));
-      const lo = i16x8.extend_low_i8x16_s(kb);
-      const hi = i16x8.extend_high_i8x16_s(kb);
-      const q0 = i32x4.extend_low_i16x8_s(lo);
-      const q1 = i32x4.extend_high_i16x8_s(lo);
-      const q2 = i32x4.extend_low_i16x8_s(hi);
-      const q3 = i32x4.extend_high_i16x8_s(hi);
-      count = i32x4.add(count, i32x4.add(i32x4.add(q0, q1), i32x4.add(q2, q3)));
-      const p = DATA + (<usize>i << 2);
-      v128.store(p, f32x4.mul(v128.load(p), v128.bitselect(sv, zero, q0)));
-      v128.store(p + 16, f32x4.mul(v128.load(p + 16), v128.bitselect(sv, zero, q1)));
-      v128.store(p + 32, f32x4.mul(v128.load(p + 32), v128.bitselect(sv, zero, q2)));
-      v128.store(p + 48, f32x4.mul(v128.load(p + 48), v128.bitselect(sv, zero, q3)));
-    }
-    for (; i < n; i++) {
-      const kept = load<u8>(OUT + <usize>i) != 0;
-      if (wantMask) store<u8>(OUT + <usize>i, kept ? 1 : 0);
-      const p = DATA + (<usize>i << 2);
-      store<f32>(p, load<f32>(p) * (kept ? s : <f32>0));
-      tail += kept ? 1 : 0;
-    }
-  }
-  tail -= i32x4.extract_lane(count, 0) + i32x4.extract_lane(count, 1);
-  tail -= i32x4.extract_lane(count, 2) + i32x4.extract_lane(count, 3);
-  return tail;
-}
-
-// @ts-ignore: decorator
-@inline
-function wideStep(p: usize, keep: v128, sv: v128): void {
-  const z = f64x2.splat(0);
-  v128.store(p, f64x2.mul(v128.load(p), v128.bitselect(sv, z, i64x2.extend_low_i32x4_s(keep))));
-  v128.store(p + 16, f64x2.mul(v128.load(p + 16), v128.bitselect(sv, z, i64x2.extend_high_i32x4_s(keep))));
 }
