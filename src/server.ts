@@ -5,10 +5,7 @@ import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { heapFlags } from './heap-tuning.js';
-import { onShutdownSignal } from './shutdown-signals.js';
-
-/** Longest the shutdown may take, drain window included, before the process exits anyway. */
-const SHUTDOWN_GRACE_MS = 10_000;
+import { onShutdownSignal, SHUTDOWN_GRACE_MS } from './shutdown-signals.js';
 
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadConfig>;

@@ -6,6 +6,13 @@
  * exits at once.
  */
 
+/**
+ * Longest the shutdown may take, drain window included, before the process exits anyway. The deployment's grace
+ * periods are checked against it (test/deploy), which is why it lives here and not in server.ts: importing that
+ * starts a server.
+ */
+export const SHUTDOWN_GRACE_MS = 10_000;
+
 const REPEAT_WINDOW_MS = 1000;
 const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
 

@@ -20,16 +20,13 @@ import t, { type Test } from 'tap';
 import ts from 'typescript';
 import { parseAllDocuments } from 'yaml';
 import { EnvSchema, loadConfig } from '../../src/config.js';
+import { SHUTDOWN_GRACE_MS } from '../../src/shutdown-signals.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const K8S = join(REPO, 'deploy/k8s');
 
-/** close-with-grace's delay in src/server.ts: the longest a graceful shutdown may take. */
-const SHUTDOWN_BOUND_S = (() => {
-  const match = /SHUTDOWN_GRACE_MS\s*=\s*([\d_]+)/.exec(readFileSync(join(REPO, 'src/server.ts'), 'utf8'));
-  if (!match) throw new Error('src/server.ts no longer declares SHUTDOWN_GRACE_MS; update the k8s test');
-  return Number(match[1].replaceAll('_', '')) / 1000;
-})();
+/** The longest a graceful shutdown may take. */
+const SHUTDOWN_BOUND_S = SHUTDOWN_GRACE_MS / 1000;
 
 type Doc = Record<string, unknown> & { apiVersion?: string; kind?: string; metadata?: { name?: string } };
 
