@@ -3,16 +3,17 @@
 # <debian>-slim), for machines that reach Debian's mirror and the npm registry but no container registry. It is
 # made of what the official image is made of: Debian's minbase of that release (mmdebstrap) with ca-certificates and
 # libatomic1 (which Node's binaries link since Node 25), the newest official Node binary of that major (from npm, as
-# scripts/image-node.sh finds it), npm (the registry's latest: the official image's npm comes inside Node's tarball,
-# which npm does not publish), the `node` user (uid and gid 1000), docker-entrypoint.sh and the same ENTRYPOINT and
-# CMD. It is stored under the FROM's own name (localhost/node:...), so `buildah bud --pull=never` builds the
+# scripts/image-node.sh finds it), npm (the registry's latest: the official image has the npm of Node's release
+# tarball, which the node-linux-* packages leave out), the `node` user (uid and gid 1000), docker-entrypoint.sh and
+# the same ENTRYPOINT and CMD. It is stored under the FROM's own name (localhost/node:...), so `buildah bud --pull=never` builds the
 # unchanged Dockerfile on it.
 #
 # One addition: the CA bundle npm is configured with here (`npm config get cafile`, also as NODE_EXTRA_CA_CERTS) and
 # npm's registry and proxy settings, so that `npm ci` inside the build reaches the registry the way npm does here.
 #
-# Both layers are kept and reused while their inputs (this script, the Node and npm versions, those settings) stay
-# the same: a re-run costs one registry look-up. CONTAINER_BASE_REBUILD=1 makes them anew. Needs root.
+# Both layers are kept and reused while their inputs (this script, the Node and npm versions, those settings, and for
+# Debian's layer the week) stay the same: a re-run costs two registry look-ups. CONTAINER_BASE_REBUILD=1 makes them
+# anew. Needs root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/image-node.sh
@@ -27,6 +28,8 @@ for tool in buildah podman mmdebstrap; do
 done
 
 from=$(image_node_from)
+[[ "$from" != *@* ]] ||
+  fail "the Dockerfile's FROM ${from} pins a digest, which no stand-in made here can have: test with the tag alone"
 [[ "$from" =~ ^node:([0-9]+)-([a-z]+)-slim$ ]] ||
   fail "the stand-in models node:<major>-<debian release>-slim, not the Dockerfile's FROM ${from}"
 suite=${BASH_REMATCH[2]}
@@ -50,9 +53,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# ---- Debian's minbase: essential packages and apt, as the slim images start from
+# ---- Debian's minbase: essential packages and apt, as the slim images start from; made anew each ISO week, so that
+# Debian's updates reach it as they reach the official image, which is rebuilt upstream.
 mmdebstrap_args=(--variant=minbase --include=ca-certificates,libatomic1 "$suite")
-debian_key=$(printf '%s\n' "${mmdebstrap_args[@]}" | digest)
+debian_key=$(printf '%s\n' "${mmdebstrap_args[@]}" "$(date -u +%G-W%V)" | digest)
 if reuse "$debian_image" "$debian_key"; then
   echo "stand-in: reusing ${debian_image}"
 else
