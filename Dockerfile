@@ -1,7 +1,7 @@
 # dropout-service container: build with dev dependencies, run with production dependencies only.
-# test/container.test.ts reproduces this file (its COPY file sets, its npm steps, its ENV, USER and CMD) and runs the
-# result; it rejects instructions it does not model, so keep to FROM/WORKDIR/COPY/RUN npm/ENV/USER/EXPOSE/
-# HEALTHCHECK/STOPSIGNAL/CMD/LABEL or extend the test with the new instruction.
+# `npm run test:container` (CI runs it) builds this file as it is with buildah, on a local stand-in for the base image
+# (scripts/container-base.sh), and runs the image with podman: test/deploy/container.test.ts checks its config and
+# files, then that node runs as PID 1 and uid 1000, passes the HEALTHCHECK, answers exactly and exits 0 on SIGTERM.
 #
 # Base: Node 26, the Active LTS line since 2026-10-28 (24 is in maintenance), on Debian 13 (trixie), slim variant.
 # The tag pins the Node major line and the Debian release; for byte-for-byte reproducible builds pin the digest too
