@@ -1,7 +1,8 @@
 /**
  * The container image itself: built by buildah from the unchanged Dockerfile and .dockerignore, run by podman.
  * scripts/test-container.sh (`npm run test:container`, as root) makes a stand-in for the Dockerfile's base image
- * (scripts/container-base.sh says of what), builds the image and names it in DROPOUT_TEST_IMAGE; this file checks it:
+ * (scripts/container-base.sh tells what it holds), builds the image and names it in DROPOUT_TEST_IMAGE; this file
+ * checks it:
  * - its config: uid 1000, ENV (GLIBC_TUNABLES as `npm start` sets it), EXPOSE, HEALTHCHECK, STOPSIGNAL, CMD;
  * - its files: /app holds dist/ (every compiled module and WebAssembly file the code loads), the manifests and the
  *   production dependencies, nothing else, all root-owned; no dev dependency, no npm cache;
