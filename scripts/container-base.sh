@@ -5,8 +5,8 @@
 # libatomic1 (which Node's binaries link since Node 25), the newest official Node binary of that major (from npm, as
 # scripts/image-node.sh finds it), npm (the registry's latest: the official image has the npm of Node's release
 # tarball, which the node-linux-* packages leave out), the `node` user (uid and gid 1000), docker-entrypoint.sh and
-# the same ENTRYPOINT and CMD. It is stored under the FROM's own name (localhost/node:...), so `buildah bud --pull=never` builds the
-# unchanged Dockerfile on it.
+# the same ENTRYPOINT and CMD. It is stored under the FROM's own name (localhost/node:...), so that
+# `buildah bud --pull=never` builds the unchanged Dockerfile on it.
 #
 # One addition: the CA bundle npm is configured with here (`npm config get cafile`, also as NODE_EXTRA_CA_CERTS) and
 # npm's registry and proxy settings, so that `npm ci` inside the build reaches the registry the way npm does here.
@@ -24,7 +24,8 @@ fail() {
 }
 [ "$(id -u)" -eq 0 ] || fail "the stand-in base image is made as root (mmdebstrap, buildah): run this as root"
 for tool in buildah podman mmdebstrap; do
-  command -v "$tool" >/dev/null || fail "$tool is not installed: as root, apt-get install -y buildah podman runc mmdebstrap"
+  command -v "$tool" >/dev/null ||
+    fail "$tool is not installed: as root, apt-get install -y --no-install-recommends buildah podman runc mmdebstrap"
 done
 
 from=$(image_node_from)

@@ -17,8 +17,8 @@ missing=()
 for tool in buildah podman runc mmdebstrap; do
   command -v "$tool" >/dev/null || missing+=("$tool")
 done
-[ ${#missing[@]} -eq 0 ] ||
-  fail "the container test needs ${missing[*]}: as root, apt-get install -y --no-install-recommends buildah podman runc mmdebstrap"
+[ ${#missing[@]} -eq 0 ] || fail "the container test needs ${missing[*]}:" \
+  "as root, apt-get install -y --no-install-recommends buildah podman runc mmdebstrap"
 
 started=$SECONDS
 bash scripts/container-base.sh
