@@ -71,7 +71,6 @@ export async function buildApp(config: Config, runtime: Runtime = {}): Promise<F
     onError: (err) => app.log.error({ err }, 'a pool thread failed outside any task'),
     workerFile: runtime.workerFile,
   });
-  // Connections past the cap are closed on arrival, before they can take the descriptors the process needs.
   app.decorate(
     'dropout',
     new DropoutService(pool, {
@@ -80,6 +79,7 @@ export async function buildApp(config: Config, runtime: Runtime = {}): Promise<F
       inlineMaxJsonBytes: config.inlineMaxJsonBytes,
     }),
   );
+  // Connections past the cap are closed on arrival, before they can take the descriptors the process needs.
   app.server.maxConnections = config.maxConnections;
   const buffers = new BufferCache({
     maxCachedBytes: Math.min(256 * 1024 * 1024, Math.floor(config.maxInflightBytes / 4)),
