@@ -1,7 +1,7 @@
 /**
  * The /v2 inference work a pool worker does for large requests: read a request (parse, validate, decode its tensor)
  * and write a reply's JSON header. Also a worker file of its own (decodeInfer, encodeInfer), loaded by a worker on
- * its first /v2 task (./dropout-pool.ts).
+ * its first /v2 task (./pool.ts).
  */
 import { Piscina } from 'piscina';
 import { splitArrayAt, tensorFromNumbers, type ValuePath } from '../codec/json/fast.js';
@@ -105,7 +105,7 @@ export function decodeInferRequest(task: DecodeInferTask): DecodeInferResult {
 }
 
 /**
- * readInferCall with `inputs[0].data` read by WebAssembly (./json-fast.ts); undefined when the fast path declines,
+ * readInferCall with `inputs[0].data` read by WebAssembly (../codec/json/fast.ts); undefined when the fast path declines,
  * which it does wherever decodeJsonTensor would throw, so that the error comes from the JSON.parse path.
  */
 export function readInferFast(

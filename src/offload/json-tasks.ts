@@ -55,7 +55,7 @@ function isShape(value: unknown): value is number[] {
 /**
  * Parses a request body and decodes its tensor. `fields` is the body with `input` replaced by [] when it is an
  * array, ready for the route schema; the tensor is decoded only when the fields it depends on are well-formed
- * (otherwise validation on the main thread reports them). The fast path (./json-fast.ts) gives the same result
+ * (otherwise validation on the main thread reports them). The fast path (../codec/json/fast.ts) gives the same result
  * when it accepts the body; otherwise the body goes through JSON.parse whole.
  */
 export function parseJsonRequest(task: ParseJsonTask): ParseJsonResult {

@@ -1,13 +1,13 @@
 /**
- * The fast path of a worker's JSON parse (./json-tasks.ts): the tensor's array (`input` of /v1, `inputs[0].data`
- * of /v2) is read by WebAssembly (../codec/json-numbers.ts) straight from the body's bytes, and only the rest of the
- * body, with that array replaced by [], goes through JSON.parse. Whatever it cannot settle exactly it declines
- * (undefined), and the caller runs the JSON.parse path, which gives today's result and words today's errors.
+ * The fast path of a worker's JSON parse (../../offload/json-tasks.ts): the tensor's array (`input` of /v1,
+ * `inputs[0].data` of /v2) is read by WebAssembly (./numbers.ts) straight from the body's bytes, and only the rest
+ * of the body, with that array replaced by [], goes through JSON.parse. Whatever it cannot settle exactly it declines
+ * (undefined), and the caller runs the plain JSON.parse path, which gives the same result and words its errors.
  *
  * Why the split is exact: the scan below tokenises a valid body exactly as JSON does, and the value it hands to
  * WebAssembly is checked there against the grammar. If the rest then parses, `[]` stood where a value stands, so
  * the whole body is valid JSON and parses to the rest with that value in place of the `[]`. If either part fails,
- * the body is declined and JSON.parse reports on it as before.
+ * the body is declined and JSON.parse reports on it.
  */
 
 import { checkShape, elementCount } from '../../dropout/shape.js';
@@ -209,7 +209,7 @@ export function splitInputMember(b: Uint8Array, limits: TensorLimits, chunkBytes
 }
 
 /**
- * decodeJsonTensor (../codec/json-tensor.ts) on values already read: the same shape checks, allocation and dtype
+ * decodeJsonTensor (./tensor.ts) on values already read: the same shape checks, allocation and dtype
  * conversion. Undefined where decodeJsonTensor would throw, so that its error comes from it.
  */
 export function tensorFromNumbers(

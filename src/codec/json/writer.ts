@@ -92,7 +92,7 @@ export class JsonWriter {
 
   /**
    * values[start … start + count) as float32() writes each, comma-separated: through the WebAssembly formatter
-   * (./float32-json.ts) where it runs, several times faster, else value by value.
+   * (./float32.ts) where it runs, several times faster, else value by value.
    */
   float32Run(values: Float32Array, start: number, count: number): void {
     const wasm = float32Json();

@@ -1,10 +1,10 @@
 /**
- * float32 tensor values as JSON text, as WebAssembly: the same bytes as JsonWriter.float32 (../json-writer.ts),
+ * float32 tensor values as JSON text, as WebAssembly: the same bytes as JsonWriter.float32 (../writer.ts),
  * whose definition is shortestFloat32BySearch (../float-format.ts): for d = 1 … 8, v.toPrecision(d) (v rounded to d
  * significant digits, halves away from zero) if that decimal, read as a double and then rounded to float32, gives v
  * back; else v.toPrecision(9). Laid out as Number#toString lays out that decimal; negative zero as -0.0.
  *
- * The JS wrapper (../float32-json.ts) copies a run of values into IN, calls `format`, and copies the text from OUT.
+ * The JS wrapper (../float32.ts) copies a run of values into IN, calls `format`, and copies the text from OUT.
  *
  * Why not Ryu's or Schubfach's answer as is: both pick the decimal nearest v among the shortest ones in v's rounding
  * interval, with halves to even, and test membership in that interval exactly. The definition instead only tries
