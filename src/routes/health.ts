@@ -3,16 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { sendProblem } from '../http/problems.js';
 import { ProblemSchema } from '../schemas/common.js';
-
-export interface Readiness {
-  /** Why the service should not get traffic now, or null when it should. */
-  notReadyReason(): string | null;
-}
-
-export interface Liveness {
-  /** Why the service can no longer make progress (a restart is the cure), or null. */
-  stuckReason(): string | null;
-}
+import type { Liveness, Readiness } from '../service/health.js';
 
 export default async function healthRoutes(
   app: FastifyInstance,

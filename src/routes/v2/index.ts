@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Config } from '../../config.js';
 import { clip, ProblemError } from '../../errors.js';
 import type { BodyReader } from '../../http/body-reader.js';
-import type { Liveness, Readiness } from '../health.js';
+import type { Liveness, Readiness } from '../../service/health.js';
 import { inferRoute } from './infer.js';
 import { MODEL_BASES, modelRoutes, serverRoutes } from './metadata.js';
 import { errorHandler, notFoundHandler } from './respond.js';

@@ -3,8 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { clip, ProblemError } from '../../errors.js';
 import { ModelMetadata, ServerMetadata, V2Error } from '../../schemas/v2.js';
+import type { Liveness, Readiness } from '../../service/health.js';
 import { MODEL, MODEL_VERSION, SERVICE_NAME, SERVICE_VERSION } from '../../service/model.js';
-import type { Liveness, Readiness } from '../health.js';
 import { sendError, sendJson } from './respond.js';
 
 const EXTENSIONS = ['binary_tensor_data'];
