@@ -1,5 +1,5 @@
 /**
- * A thread for the host-scaling measurement (bench/kernel.ts `threadScaling`). On a message `k` it runs the WASM
+ * A thread for the host-scaling measurement (bench/cases/pool.ts `threadScaling`). On a message `k` it runs the WASM
  * kernel's compute (dropout.wasm's `dropout` export, the same call the service makes per chunk) k times over its own
  * cache-resident chunk and answers. No pool, no shared memory, no copies: only what the host's cores give two
  * threads computing at once. Plain JavaScript, so it is a Worker entry under tsx as well (a .ts entry is not).

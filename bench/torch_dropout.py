@@ -1,4 +1,4 @@
-"""PyTorch CPU F.dropout throughput, one thread, for the benchmark harness (bench/kernel.ts, bench/run.ts).
+"""PyTorch CPU F.dropout throughput, one thread, for the benchmark harness (bench/lib/kernel-sweep.ts).
 
     /usr/bin/python3 bench/torch_dropout.py '{"sizes": [1024, ...], "dtypes": ["float32"], "reps": 5, "min_ms": 50}'
 

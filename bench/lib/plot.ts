@@ -1,5 +1,5 @@
 /** A hand-written SVG line plot of kernel throughput: M elements/s against size, both axes log-scale. */
-import { type SweepPoint, sizeLabel } from './kernel.js';
+import { type SweepPoint, sizeLabel } from './kernel-sweep.js';
 
 const COLORS: Record<string, string> = {
   'JS kernel': '#d62728',
