@@ -80,28 +80,26 @@ async function underBackgroundLoad(
     `background: 16M-element binary requests, ${BACKGROUND_CONNECTIONS} connection(s), ${duration}s (${LOADER.name})`,
   );
   const url = `${serviceUrl}/v1/dropout?p=0.5&seed=1`;
+  let done: Promise<LoadResult>;
   if (LOADER.name === 'wrk') {
     backgroundBody ??= float32Body(16 * M, 2);
     const spec = { url, method: 'POST' as const, headers: BINARY_HEADERS, body: backgroundBody };
-    // Settled now so that a failing wrk cannot become an unhandled rejection while the probe runs.
-    const settled = runLoad({ ...spec, connections: BACKGROUND_CONNECTIONS, duration, warmup: 0 }, 'wrk').then(
-      (bg) => ({ bg }),
-      (error: unknown) => ({ error }),
-    );
-    await sleep(1000);
-    const measured = await measure();
-    const outcome = await settled;
-    if ('error' in outcome) throw outcome.error;
-    return { measured, bg: outcome.bg };
+    done = runLoad({ ...spec, connections: BACKGROUND_CONNECTIONS, duration, warmup: 0 }, 'wrk');
+  } else {
+    const spec = JSON.stringify({ url, elements: 16 * M, connections: BACKGROUND_CONNECTIONS, duration });
+    const args = ['--import', 'tsx', 'bench/background-load.ts', spec];
+    const child = spawnChild('background load', process.execPath, args, { cwd: ROOT });
+    await waitForOutput(child, /^started$/m, 60_000);
+    done = child.exited.then(() => JSON.parse(child.output().trim().split('\n').pop() ?? '') as LoadResult);
   }
-  const spec = JSON.stringify({ url, elements: 16 * M, connections: BACKGROUND_CONNECTIONS, duration });
-  const child = spawnChild('background load', process.execPath, ['--import', 'tsx', 'bench/background-load.ts', spec], {
-    cwd: ROOT,
-  });
-  await waitForOutput(child, /^started$/m, 60_000);
+  // Settled now so that a failing background cannot become an unhandled rejection while the probe runs.
+  const settled = done.then(
+    (bg) => ({ bg }),
+    (error: unknown) => ({ error }),
+  );
   await sleep(1000);
   const measured = await measure();
-  await child.exited;
-  const last = child.output().trim().split('\n').pop() ?? '';
-  return { measured, bg: JSON.parse(last) as LoadResult };
+  const outcome = await settled;
+  if ('error' in outcome) throw outcome.error;
+  return { measured, bg: outcome.bg };
 }

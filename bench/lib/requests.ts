@@ -11,23 +11,20 @@ export interface HttpCase {
 
 export const BINARY_HEADERS = { 'content-type': 'application/octet-stream' };
 
-function expectJsonOutput(n: number, key: string) {
-  return (status: number, body: Buffer): string | null => {
-    if (status !== 200) return `status ${status}: ${body.toString().slice(0, 200)}`;
-    const parsed = JSON.parse(body.toString()) as Record<string, unknown>;
-    const values = parsed[key];
-    return Array.isArray(values) && values.length === n ? null : `reply has no ${key} of ${n} values`;
-  };
+/** A check of a 200 reply's body; any other status is wrong. */
+function expect200(check: (body: Buffer) => string | null) {
+  return (status: number, body: Buffer): string | null =>
+    status !== 200 ? `status ${status}: ${body.toString().slice(0, 200)}` : check(body);
 }
 
-function expectBytes(n: number) {
-  return (status: number, body: Buffer): string | null =>
-    status !== 200
-      ? `status ${status}: ${body.toString().slice(0, 200)}`
-      : body.length === n
-        ? null
-        : `reply is ${body.length} bytes, expected ${n}`;
-}
+const expectJsonOutput = (n: number, key: string) =>
+  expect200((body) => {
+    const values = (JSON.parse(body.toString()) as Record<string, unknown>)[key];
+    return Array.isArray(values) && values.length === n ? null : `reply has no ${key} of ${n} values`;
+  });
+
+const expectBytes = (n: number) =>
+  expect200((body) => (body.length === n ? null : `reply is ${body.length} bytes, expected ${n}`));
 
 /** n sample values as {input} (an echo's body) or {input, p: 0.5, seed: 1}; the reply must hold n in `replyKey`. */
 export function jsonCase(name: string, url: string, n: number, replyKey: string, withSettings: boolean): HttpCase {
