@@ -32,7 +32,9 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createGzip } from 'node:zlib';
-import { fmt, ROOT, spawnChild, stopChild, textTable } from '../bench/common.js';
+import { fmt, textTable } from '../bench/lib/format.js';
+import { ROOT } from '../bench/lib/paths.js';
+import { spawnChild, stopChild } from '../bench/lib/processes.js';
 import { EnvSchema, loadConfig } from '../src/config.js';
 import { referenceDropout } from '../test/reference.js';
 
