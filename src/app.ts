@@ -7,6 +7,7 @@ import compress from '@fastify/compress';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Config } from './config.js';
+import { GrpcServer } from './grpc/server.js';
 import { registerAccess } from './http/access.js';
 import { bodyReader as createBodyReader } from './http/body-reader.js';
 import { registerDocs } from './http/docs.js';
@@ -31,6 +32,8 @@ declare module 'fastify' {
     /** The one dropout pipeline every protocol's routes call. */
     dropout: DropoutService;
     admission: Admission;
+    /** The Open Inference Protocol over gRPC, or null with GRPC_PORT=off; server.ts binds it next to HTTP. */
+    grpc: GrpcServer | null;
     /** Starts the shutdown's drain: /readyz turns 503 and replies close their connections; requests still run. */
     drain(): void;
   }
@@ -43,6 +46,12 @@ export interface Runtime {
   /** The module the pool's threads load (a file URL); the service's own worker unless given. */
   workerFile?: string;
 }
+
+/**
+ * How long closing waits for gRPC calls before cutting them off: inside server.ts's 10 s bound, after the default
+ * 2 s drain window, with time left to close the pool.
+ */
+const GRPC_CLOSE_MS = 7_000;
 
 export async function buildApp(config: Config, runtime: Runtime = {}): Promise<FastifyInstance> {
   const log = createLogger(config.logLevel);
@@ -102,7 +111,14 @@ export async function buildApp(config: Config, runtime: Runtime = {}): Promise<F
     if (closing) reply.header('Connection', 'close');
     done(null, payload);
   });
+  let grpc: GrpcServer | null = null;
+  app.decorate('grpc', null);
+  // Started with HTTP's close, not after it: both drain at once, and the pool stays open until both are done.
+  app.addHook('preClose', async () => {
+    void grpc?.close(GRPC_CLOSE_MS);
+  });
   app.addHook('onClose', async () => {
+    await grpc?.close(GRPC_CLOSE_MS);
     buffers.close();
     await pool.close();
     await log.close();
@@ -112,7 +128,7 @@ export async function buildApp(config: Config, runtime: Runtime = {}): Promise<F
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
   registerRequestLog(app);
-  registerMetrics(app, pool, admission);
+  const metrics = registerMetrics(app, pool, admission);
   // Content codings are case-insensitive and identity means none, but @fastify/compress compares the header with
   // its list verbatim and counts identity as an unsupported coding. Normalised before its preParsing hook, an
   // identity body also reads as uncoded everywhere else (its Content-Length is trusted, small bodies stay inline).
@@ -146,6 +162,22 @@ export async function buildApp(config: Config, runtime: Runtime = {}): Promise<F
   await registerAccess(app, config);
   const readiness = { notReadyReason: () => (closing ? 'the service is shutting down' : pressure.overloaded()) };
   await app.register(healthRoutes, { readiness, liveness: { stuckReason: pressure.stuck } });
+  if (config.grpcPort !== null) {
+    grpc = new GrpcServer({
+      requestTimeoutMs: config.requestTimeoutMs,
+      maxMessageBytes: config.maxBodyBytes,
+      apiKeys: config.apiKeys,
+      rateLimitPerMinute: config.rateLimitPerMinute,
+      dropout: app.dropout,
+      admission,
+      readiness,
+      liveness: { stuckReason: pressure.stuck },
+      log: app.log,
+      registry: metrics.registry,
+      countElements: metrics.countElements,
+    });
+    app.grpc = grpc;
+  }
   const bodyReader = createBodyReader({ limit: config.maxBodyBytes, idleTimeoutMs: config.bodyIdleTimeoutMs });
   await app.register(dropoutRoutes, { bodyReader, config });
   await app.register(v2Routes, {

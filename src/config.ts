@@ -16,6 +16,13 @@ export const EnvSchema = Type.Object({
     description: 'Address to listen on (0.0.0.0 in the container).',
   }),
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000, description: 'TCP port.' }),
+  GRPC_PORT: Type.String({
+    pattern: '^(off|0*([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))$',
+    default: '8001',
+    must: 'be a port (0 to 65535) or off',
+    description:
+      'TCP port of the Open Inference Protocol over gRPC, on HOST (8001, as Triton; 0: a free port; off: no gRPC).',
+  }),
   WORKERS: Type.Integer({
     minimum: 1,
     maximum: 256,
@@ -126,6 +133,8 @@ export type Env = Static<typeof EnvSchema>;
 export interface Config {
   host: string;
   port: number;
+  /** null: gRPC is off. */
+  grpcPort: number | null;
   workers: number;
   maxBodyBytes: number;
   maxElements: number;
@@ -171,8 +180,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   for (const error of Value.Errors(EnvSchema, parsed)) {
     const key = error.instancePath.slice(1);
     if (problems.has(key)) continue;
-    const schema = EnvSchema.properties[key as keyof Env] as { enum?: string[] } | undefined;
-    const must = schema?.enum ? `be one of ${schema.enum.join(', ')}` : error.message.replace(/^must /, '');
+    const schema = EnvSchema.properties[key as keyof Env] as { enum?: string[]; must?: string } | undefined;
+    const must =
+      schema?.must ?? (schema?.enum ? `be one of ${schema.enum.join(', ')}` : error.message.replace(/^must /, ''));
     problems.set(key, `${key} must ${must} (got ${JSON.stringify(raw[key])})`);
   }
   if (problems.size > 0) throw new ConfigError(`Invalid configuration: ${[...problems.values()].join('; ')}`);
@@ -180,6 +190,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return {
     host: e.HOST,
     port: e.PORT,
+    grpcPort: e.GRPC_PORT === 'off' ? null : Number(e.GRPC_PORT),
     workers: e.WORKERS,
     // One body can never hold more than the whole budget.
     maxBodyBytes: Math.min(e.MAX_BODY_BYTES, e.MAX_INFLIGHT_BYTES),

@@ -55,6 +55,10 @@ async function main(): Promise<void> {
   closeWithGrace({ delay: SHUTDOWN_GRACE_MS, skip: ['SIGTERM', 'SIGINT'] }, ({ err }) => shutdown({ err }));
   onShutdownSignal((signal) => shutdown({ signal }));
   await app.listen({ host: config.host, port: config.port });
+  if (app.grpc !== null && config.grpcPort !== null) {
+    const port = await app.grpc.listen(config.host, config.grpcPort);
+    app.log.info(`gRPC listening at ${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`);
+  }
 }
 
 await main();

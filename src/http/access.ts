@@ -8,12 +8,12 @@
  * keys at full speed. The limit is applied before a key is refused, so failed attempts count, and an address over
  * its limit is answered 429 rather than told whether its next guess was right.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import cors from '@fastify/cors';
 import rateLimit, { normalizeIP } from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Config } from '../config.js';
 import { ProblemError } from '../errors.js';
+import { ApiKeys, bearerToken as tokenOf } from '../service/api-keys.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -37,24 +37,8 @@ function isOpen(route: string): boolean {
   return PROBE_ROUTES.has(route) || route === '/openapi.json' || route === '/docs' || route.startsWith('/docs/');
 }
 
-/** SHA-256 first, so every comparison is of 32 bytes whatever the key lengths (timingSafeEqual needs equal sizes). */
-function digest(text: string): Buffer {
-  return createHash('sha256').update(text).digest();
-}
-
 function bearerToken(request: FastifyRequest): string | undefined {
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
-  return match?.[1];
-}
-
-/** The index of the key `token` is, or -1. */
-function matchKey(keys: readonly Buffer[], token: string | undefined): number {
-  if (keys.length === 0 || token === undefined) return -1;
-  const given = digest(token);
-  let match = -1;
-  // Every key is compared, so the time taken does not say which key (or how much of one) matched.
-  for (let k = 0; k < keys.length; k++) if (timingSafeEqual(keys[k], given)) match = k;
-  return match;
+  return tokenOf(request.headers.authorization);
 }
 
 export async function registerAccess(app: FastifyInstance, config: Config): Promise<void> {
@@ -81,11 +65,11 @@ export async function registerAccess(app: FastifyInstance, config: Config): Prom
     });
   }
 
-  const keys = config.apiKeys.map(digest);
+  const keys = new ApiKeys(config.apiKeys);
   app.decorateRequest('apiKey', null);
   // Looked up once: by the rate limiter's key generator, then by the key check after it.
   const keyOf = (request: FastifyRequest): number => {
-    request.apiKey ??= matchKey(keys, bearerToken(request));
+    request.apiKey ??= keys.match(bearerToken(request));
     return request.apiKey;
   };
 
@@ -107,7 +91,7 @@ export async function registerAccess(app: FastifyInstance, config: Config): Prom
     });
   }
 
-  if (keys.length === 0) return;
+  if (!keys.enabled) return;
   // preParsing, not onRequest: the rate limiter is a route-level onRequest hook, which runs after every
   // instance-level one, so a key refused in onRequest would never be counted. The body is still unread here.
   app.addHook('preParsing', (request, reply, payload, done) => {

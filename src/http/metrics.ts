@@ -8,7 +8,13 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import type { OffloadPool } from '../offload/pool.js';
 import type { Admission } from '../service/admission.js';
 
-export function registerMetrics(app: FastifyInstance, pool: OffloadPool, admission: Admission): void {
+/** What other protocols' adapters record into the same registry. */
+export interface Metrics {
+  registry: Registry;
+  countElements(dtype: string, variant: string, elements: number): void;
+}
+
+export function registerMetrics(app: FastifyInstance, pool: OffloadPool, admission: Admission): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const labelNames = ['route', 'format', 'status'] as const;
@@ -70,6 +76,15 @@ export function registerMetrics(app: FastifyInstance, pool: OffloadPool, admissi
   // object on every inc/observe, which is most of what a metric costs a small request.
   const children = new Map<string, { count: Counter.Internal; time: Histogram.Internal<string> }>();
   const elementChildren = new Map<string, Counter.Internal>();
+  const countElements = (dtype: string, variant: string, count: number) => {
+    const elementKey = `${dtype} ${variant}`;
+    let counter = elementChildren.get(elementKey);
+    if (counter === undefined) {
+      counter = elements.labels(dtype, variant);
+      elementChildren.set(elementKey, counter);
+    }
+    counter.inc(count);
+  };
   app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
     if (route === '/metrics') return done();
@@ -84,16 +99,7 @@ export function registerMetrics(app: FastifyInstance, pool: OffloadPool, admissi
     }
     child.count.inc();
     child.time.observe(reply.elapsedTime / 1000);
-    if (log && reply.statusCode < 400) {
-      const variant = log.variant ?? 'standard';
-      const elementKey = `${log.dtype} ${variant}`;
-      let counter = elementChildren.get(elementKey);
-      if (counter === undefined) {
-        counter = elements.labels(log.dtype, variant);
-        elementChildren.set(elementKey, counter);
-      }
-      counter.inc(log.elements);
-    }
+    if (log && reply.statusCode < 400) countElements(log.dtype, log.variant ?? 'standard', log.elements);
     done();
   });
 
@@ -102,4 +108,5 @@ export function registerMetrics(app: FastifyInstance, pool: OffloadPool, admissi
     { schema: { tags: ['operations'], summary: 'Prometheus metrics (text format)' } },
     async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()),
   );
+  return { registry, countElements };
 }
