@@ -184,12 +184,17 @@ def compute_expected(keys):
 
 
 class Server:
-    def __init__(self):
+    """src/server.ts on free ports; `env` adds to or overrides the suite's settings (GRPC_PORT "0" serves gRPC too)."""
+
+    def __init__(self, env=None):
+        settings = dict(HOST="127.0.0.1", PORT="0", WORKERS="1", LOG_LEVEL="info", GRPC_PORT="off")
+        settings.update(env or {})
         env = dict(os.environ)
         for name in ("API_KEYS", "RATE_LIMIT_PER_MINUTE", "CORS_ORIGIN"):
             env.pop(name, None)
-        # One worker keeps the load modest on shared machines; GRPC_PORT off so no fixed port can clash.
-        env.update(HOST="127.0.0.1", PORT="0", WORKERS="1", LOG_LEVEL="info", GRPC_PORT="off")
+        # One worker keeps the load modest on shared machines; GRPC_PORT off (unless asked) so no fixed port can clash.
+        env.update(settings)
+        wants_grpc = settings["GRPC_PORT"] != "off"
         self.proc = subprocess.Popen(
             [NODE, "--import", "tsx", "src/server.ts"],
             cwd=ROOT,
@@ -200,6 +205,7 @@ class Server:
         )
         self.lines = []
         self.origin = None
+        self.grpc = None
         found = threading.Event()
 
         def pump():
@@ -211,11 +217,17 @@ class Server:
                     match = re.search(r"listening at (http://127\.0\.0\.1:\d+)", text)
                     if match:
                         self.origin = match.group(1)
-                        found.set()
+                if self.grpc is None:
+                    match = re.search(r"gRPC listening at (127\.0\.0\.1:\d+)", text)
+                    if match:
+                        self.grpc = match.group(1)
+                if self.origin is not None and (self.grpc is not None or not wants_grpc):
+                    found.set()
             found.set()
 
-        threading.Thread(target=pump, daemon=True).start()
-        if not found.wait(90) or self.origin is None:
+        self.pump = threading.Thread(target=pump, daemon=True)
+        self.pump.start()
+        if not found.wait(90) or self.origin is None or (wants_grpc and self.grpc is None):
             self.stop()
             raise RuntimeError("the service did not print 'listening at http://127.0.0.1:N':\n" + self.log_tail())
         self.hostport = self.origin[len("http://") :]
@@ -231,6 +243,10 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        # The pump reaches the end of the output once the process is gone; then the pipe can be closed.
+        self.pump.join(5)
+        if not self.pump.is_alive():
+            self.proc.stdout.close()
 
 
 SERVER = None
