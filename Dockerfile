@@ -25,6 +25,7 @@ FROM node:26-trixie-slim AS runtime
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=3000 \
+    GRPC_PORT=8001 \
     GLIBC_TUNABLES=glibc.malloc.trim_threshold=268435456
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -33,7 +34,8 @@ COPY --from=build /app/dist ./dist
 # Files stay root-owned and read-only to the service. The image's `node` user, given numerically so that Kubernetes'
 # runAsNonRoot can verify it without a runAsUser (a user *name* it cannot check and refuses to start).
 USER 1000:1000
-EXPOSE 3000
+# HTTP (/v1, /v2, probes, metrics) and the Open Inference Protocol over gRPC.
+EXPOSE 3000 8001
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # Exec form, not npm and not a shell: the node image's ENTRYPOINT (docker-entrypoint.sh) `exec`s this command, so

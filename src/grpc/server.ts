@@ -299,9 +299,11 @@ export class GrpcServer {
     const gone = new AbortController();
     const onCancel = () => gone.abort(cancelled.reason);
     cancelled.addEventListener('abort', onCancel, { once: true });
-    const lease = admission.admit(request.byteLength, () =>
-      gone.abort(new ClientGoneError('the call held its resources past twice REQUEST_TIMEOUT_MS')),
-    );
+    let overdue = false;
+    const lease = admission.admit(request.byteLength, () => {
+      overdue = true;
+      gone.abort(new ClientGoneError('the call held its resources past twice REQUEST_TIMEOUT_MS'));
+    });
     if (!(lease instanceof Lease))
       throw new ProblemError('OVERLOADED', `the service is overloaded: ${lease}; retry shortly`);
     try {
@@ -332,6 +334,10 @@ export class GrpcServer {
           return encode(inferResponse(call, tensor, outcome));
         },
       });
+    } catch (error) {
+      // Abandoned by the admission's sweep: the call's deadline passed long ago, whatever the aborted work threw.
+      if (overdue) throw new DOMException('the call held its resources past twice REQUEST_TIMEOUT_MS', 'TimeoutError');
+      throw error;
     } finally {
       cancelled.removeEventListener('abort', onCancel);
       lease.end();

@@ -122,6 +122,7 @@ const GLIBC_TUNABLES = /GLIBC_TUNABLES=(\S+)/.exec(packageJson.scripts.start)?.[
 const inspect = (JSON.parse(await podmanOk(['image', 'inspect', IMAGE])) as ImageInspect[])[0];
 const imageEnv = envMap(inspect.Config.Env ?? []);
 const IMAGE_PORT = imageEnv.get('PORT') ?? '';
+const IMAGE_GRPC_PORT = imageEnv.get('GRPC_PORT') ?? '';
 
 t.test('the image config: uid 1000, ENV, EXPOSE, HEALTHCHECK, STOPSIGNAL and CMD', async (t) => {
   const { Config: config, Healthcheck: health } = inspect;
@@ -131,7 +132,12 @@ t.test('the image config: uid 1000, ENV, EXPOSE, HEALTHCHECK, STOPSIGNAL and CMD
   t.match(IMAGE_PORT, /^\d+$/, 'PORT is set');
   t.ok(GLIBC_TUNABLES, 'package.json start script sets GLIBC_TUNABLES');
   t.equal(imageEnv.get('GLIBC_TUNABLES'), GLIBC_TUNABLES, 'GLIBC_TUNABLES as `npm start` sets it');
-  t.same(Object.keys(config.ExposedPorts ?? {}), [`${IMAGE_PORT}/tcp`], 'EXPOSE is PORT');
+  t.match(IMAGE_GRPC_PORT, /^\d+$/, 'GRPC_PORT is set');
+  t.same(
+    Object.keys(config.ExposedPorts ?? {}).sort(),
+    [`${IMAGE_PORT}/tcp`, `${IMAGE_GRPC_PORT}/tcp`].sort(),
+    'EXPOSE is PORT and GRPC_PORT',
+  );
   t.equal(health?.Test?.[0], 'CMD', 'HEALTHCHECK runs a command without a shell');
   t.match(health?.Test?.join(' ') ?? '', /\/healthz/, 'HEALTHCHECK asks /healthz');
   t.ok(
@@ -164,14 +170,14 @@ t.test('the image files: dist, the manifests and production dependencies only, r
     if (file.endsWith('.ts')) {
       const compiled = join(app, 'dist', file.replace(/\.ts$/, '.js'));
       if (!(await lstat(compiled).catch(() => null))) missing.push(relative(root, compiled));
-    } else if (file.endsWith('.wasm')) {
+    } else if (file.endsWith('.wasm') || file.endsWith('.proto')) {
       const copied = await readFile(join(app, 'dist', file)).catch(() => null);
       if (!copied) missing.push(`app/dist/${file}`);
       else if (!copied.equals(await readFile(join(REPO, 'src', file)))) differing.push(`app/dist/${file}`);
     }
   }
-  t.same(missing, [], 'every module of src/ is compiled into dist/, every .wasm copied');
-  t.same(differing, [], 'the .wasm files are the committed ones');
+  t.same(missing, [], 'every module of src/ is compiled into dist/, every .wasm and .proto copied');
+  t.same(differing, [], 'the .wasm and .proto files are the committed ones');
 
   // What the code loads relative to itself, e.g. the WebAssembly kernels, which it would otherwise silently replace by
   // its slower JavaScript fallback.
@@ -234,11 +240,12 @@ const bytesOf = (values: Float32Array) => Buffer.from(values.buffer, values.byte
 
 t.test('a container serves as uid 1000 with node as PID 1, then stops on SIGTERM with exit code 0', async (t) => {
   const port = await freePort();
+  const grpcPort = await freePort();
   const origin = `http://127.0.0.1:${port}`;
   const name = `dropout-service-test-${process.pid}-${Date.now()}`;
   t.teardown(() => podman(['rm', '--force', '--time', '0', name]));
   // The host's network, so that the service is reached on 127.0.0.1 and nothing else: HOST and PORT are overridden
-  // for that (the image's own values are checked above). The ulimits are within this machine's hard limits, which
+  // for that, and GRPC_PORT (the image's own values are checked above). The ulimits are within this machine's hard limits, which
   // podman's defaults exceed. Read-only root, writable /tmp, no capabilities: deploy/k8s's securityContext.
   await podmanOk([
     'run',
@@ -251,6 +258,8 @@ t.test('a container serves as uid 1000 with node as PID 1, then stops on SIGTERM
     'HOST=127.0.0.1',
     '--env',
     `PORT=${port}`,
+    '--env',
+    `GRPC_PORT=${grpcPort}`,
     '--ulimit',
     'nofile=4096:4096',
     '--ulimit',
@@ -301,6 +310,11 @@ t.test('a container serves as uid 1000 with node as PID 1, then stops on SIGTERM
   const healthState = await podmanOk(['inspect', '--format', '{{.State.Health.Status}}', name]);
   t.equal(healthState.trim(), 'healthy', 'podman records the container as healthy');
   t.equal((await fetch(`${origin}/readyz`)).status, 200, '/readyz is 200');
+  t.match(
+    await logs(),
+    new RegExp(`gRPC listening at 127\\.0\\.0\\.1:${grpcPort}`),
+    'gRPC serves too: its protos are in the image',
+  );
 
   const small = await fetch(`${origin}/v1/dropout`, {
     method: 'POST',

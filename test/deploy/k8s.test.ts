@@ -143,19 +143,25 @@ function quantity(value: string | number | undefined): number {
   return Number(m[1]) * (m[2] ? scale[m[2]] : 1);
 }
 
-/** The final stage of the Dockerfile: its ENV PORT, EXPOSEd ports and USER uid. */
-function dockerfileFacts(): { port: string | undefined; exposed: string[]; uid: number | undefined } {
+interface DockerfileFacts {
+  port: string | undefined;
+  grpcPort: string | undefined;
+  exposed: string[];
+  uid: number | undefined;
+}
+
+/** The final stage of the Dockerfile: its ENV PORT and GRPC_PORT, EXPOSEd ports and USER uid. */
+function dockerfileFacts(): DockerfileFacts {
   const instructions = DockerfileParser.parse(readFileSync(join(REPO, 'Dockerfile'), 'utf8')).getInstructions();
   const last = instructions.findLastIndex((i) => i.getKeyword() === 'FROM');
-  const facts: { port: string | undefined; exposed: string[]; uid: number | undefined } = {
-    port: undefined,
-    exposed: [],
-    uid: undefined,
-  };
+  const facts: DockerfileFacts = { port: undefined, grpcPort: undefined, exposed: [], uid: undefined };
   for (const instruction of instructions.slice(last)) {
     const args = instruction.getArguments().map((a) => a.getValue());
     if (instruction.getKeyword() === 'ENV')
-      for (const p of (instruction as Env).getProperties()) if (p.getName() === 'PORT') facts.port = p.getValue() ?? '';
+      for (const p of (instruction as Env).getProperties()) {
+        if (p.getName() === 'PORT') facts.port = p.getValue() ?? '';
+        if (p.getName() === 'GRPC_PORT') facts.grpcPort = p.getValue() ?? '';
+      }
     if (instruction.getKeyword() === 'EXPOSE') facts.exposed.push(...args.map((a) => a.replace(/\/tcp$/, '')));
     if (instruction.getKeyword() === 'USER')
       facts.uid = /^\d+/.test(args[0]) ? Number.parseInt(args[0], 10) : undefined;
@@ -202,6 +208,19 @@ function crossProblems(manifests: Manifest[]): string[] {
     problems.push(`the Dockerfile's PORT/EXPOSE (${dockerfile.port}/${dockerfile.exposed}) is not ${port}`);
   const resolvePort = (p: string | number | undefined) =>
     typeof p === 'number' ? p : container.ports?.find((c) => c.name === p)?.containerPort;
+  // gRPC: the container port named grpc is GRPC_PORT (default 8001), the image exposes it, the Service carries it.
+  const grpcSetting = String(env.get('GRPC_PORT')?.value ?? dockerfile.grpcPort ?? '8001');
+  const grpcPort = grpcSetting === 'off' ? undefined : Number(grpcSetting);
+  const grpc = container.ports?.find((p) => p.name === 'grpc');
+  if (grpcPort === undefined) problems.push('GRPC_PORT is off: the manifests serve no gRPC');
+  else {
+    if (grpc?.containerPort !== grpcPort)
+      problems.push(`the grpc containerPort ${grpc?.containerPort} is not the GRPC_PORT ${grpcPort}`);
+    if (!dockerfile.exposed.includes(String(grpcPort)))
+      problems.push(`the Dockerfile does not EXPOSE the GRPC_PORT ${grpcPort}`);
+    if (!service?.spec?.ports?.some((p) => p.name === 'grpc' && resolvePort(p.targetPort ?? p.port) === grpcPort))
+      problems.push(`no Service port named grpc reaches the GRPC_PORT ${grpcPort}`);
+  }
   const probes: [string, typeof container.livenessProbe, string][] = [
     ['livenessProbe', container.livenessProbe, '/healthz'],
     ['readinessProbe', container.readinessProbe, '/readyz'],
@@ -266,9 +285,11 @@ function crossProblems(manifests: Manifest[]): string[] {
   if (service) {
     if (!matches(service.spec?.selector, podLabels))
       problems.push('the Service selector does not match the pod labels');
-    for (const p of service.spec?.ports ?? [])
-      if (resolvePort(p.targetPort ?? p.port) !== port)
-        problems.push(`Service port ${p.port} does not reach port ${port}`);
+    for (const p of service.spec?.ports ?? []) {
+      const want = p.name === 'grpc' ? grpcPort : port;
+      if (resolvePort(p.targetPort ?? p.port) !== want)
+        problems.push(`Service port ${p.port} does not reach port ${want}`);
+    }
   }
 
   // Autoscaler
@@ -413,6 +434,21 @@ t.test('broken manifests are caught', async (t) => {
       'Service to the wrong port',
       mutate('Service', (d) => (d.spec.ports[0].targetPort = 8080)),
       /Service port 80 does not reach port 3000/,
+    ],
+    [
+      'gRPC Service port to the HTTP port',
+      mutate('Service', (d) => (d.spec.ports[1].targetPort = 'http')),
+      /Service port 8001 does not reach port 8001|no Service port named grpc reaches the GRPC_PORT 8001/,
+    ],
+    [
+      'no grpc container port',
+      mutate('Deployment', (d) => container(d).ports.splice(1, 1)),
+      /the grpc containerPort undefined is not the GRPC_PORT 8001/,
+    ],
+    [
+      'gRPC turned off',
+      mutate('Deployment', (d) => container(d).env.push({ name: 'GRPC_PORT', value: 'off' })),
+      /GRPC_PORT is off/,
     ],
     [
       'Service selects other pods',
