@@ -6,6 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { grpcRows } from './cases/grpc-vs-http.js';
 import { fastapiRows } from './cases/http-vs-fastapi.js';
 import { fastifyRows } from './cases/http-vs-fastify.js';
 import { kernelRows } from './cases/kernel.js';
@@ -18,7 +19,7 @@ import { stopAllChildren } from './lib/processes.js';
 import { ensurePython, startFastapi } from './lib/python.js';
 import { failed, log, note, printAndSave } from './lib/report.js';
 import { serviceCases } from './lib/requests.js';
-import { build, type Server, startScriptEnv, startService, startTsBaseline } from './lib/servers.js';
+import { build, freePort, type Server, startScriptEnv, startService, startTsBaseline } from './lib/servers.js';
 
 /** A server only some rows need: null, with a note, when it does not start. */
 function optional(what: string, start: () => Promise<Server>): Promise<Server | null> {
@@ -59,8 +60,9 @@ try {
   await poolRows();
 
   log('starting the service and its baselines');
+  const grpcPort = await freePort();
   const [service, fastify, nodeHttp, fastapi] = await Promise.all([
-    startService('service', { ...startScriptEnv(), WORKERS: '2' }),
+    startService('service', { ...startScriptEnv(), WORKERS: '2', GRPC_PORT: String(grpcPort) }),
     startTsBaseline('fastify baseline', 'bench/baseline-server.ts'),
     // Only a reference row uses it, and --quick leaves reference rows out.
     QUICK
@@ -75,6 +77,7 @@ try {
   const svc = serviceCases(service.url);
   await fastifyRows(svc, fastify.url, nodeHttp?.url ?? null);
   await fastapiRows(svc, fastapi?.url ?? null);
+  await grpcRows(service.url, `127.0.0.1:${grpcPort}`);
   await responsivenessRows(service.url);
 
   log('stopping the servers');
