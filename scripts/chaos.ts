@@ -95,6 +95,7 @@ function serviceEnv(): Record<string, string> {
     ...env,
     HOST: '127.0.0.1',
     PORT: '0',
+    GRPC_PORT: '0',
     LOG_LEVEL: 'info',
     ...(DEFAULTS ? {} : K8S_SETTINGS),
   };

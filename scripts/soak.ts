@@ -52,7 +52,8 @@ if (buildFailure !== null) {
   process.exit(1);
 }
 
-const service = await startService('dropout-service', { MAX_QUEUE });
+// gRPC on a free port: Triton's 8001 may be taken.
+const service = await startService('dropout-service', { MAX_QUEUE, GRPC_PORT: '0' });
 const { url, port } = service;
 const pid = service.child.proc.pid!;
 process.stdout.write(

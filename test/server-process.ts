@@ -32,7 +32,8 @@ export async function startServer(
       : ['bash', ['-c', `ulimit -n ${options.fileLimit} && exec "$@"`, 'bash', ...node]];
   const child = spawn(command, args, {
     cwd: ROOT,
-    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
+    // gRPC on a free port too: Triton's 8001 may be taken, and tests run in parallel.
+    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', GRPC_PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   t.teardown(() => {
