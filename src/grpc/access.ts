@@ -4,16 +4,19 @@
  * a key is refused so guesses count too. Probes (ServerLive, ServerReady, the health service) are always open.
  * Each stream message counts as a call: each is an inference.
  */
+import { normalizeIP } from '@fastify/rate-limit';
 import { ProblemError } from '../errors.js';
 import { type ApiKeys, bearerToken } from '../service/api-keys.js';
 
 const WINDOW_MS = 60_000;
 
-/** The client's address from grpc-js's peer ("1.2.3.4:5678", "[::1]:5678"), an IPv6 /64 as one address. */
+/**
+ * The client's address from grpc-js's peer ("1.2.3.4:5678", "[::1]:5678"), grouped as HTTP's rate limit groups
+ * request.ip: an IPv6 /64 as one address, an IPv4-mapped IPv6 as its IPv4.
+ */
 export function peerAddress(peer: string): string {
   const v6 = /^\[([^\]]+)\]:\d+$/.exec(peer);
-  if (v6) return v6[1].split(':').slice(0, 4).join(':');
-  return peer.replace(/:\d+$/, '');
+  return normalizeIP(v6 ? v6[1] : peer.replace(/:\d+$/, ''));
 }
 
 /** Entries kept before expired windows are swept out, so a flood of addresses cannot grow the table for long. */
