@@ -52,8 +52,9 @@ export const EnvSchema = Type.Object({
   }),
   CHUNK_ELEMENTS: Type.Integer({
     minimum: 64,
-    default: 4 * MiB,
-    description: 'Most elements one pool task computes; larger tensors are split into ranges across the workers.',
+    default: MiB,
+    description:
+      'Elements per block of a large tensor: the pool workers claim blocks one at a time until none is left, and an abandoned request stops after the blocks in progress.',
   }),
   WORKER_NICE: Type.Integer({
     minimum: 0,

@@ -14,11 +14,14 @@ import type { VariantPlan } from '../kernel/variants.js';
 import type { DecodeInferResult, DecodeInferTask, EncodeInferTask } from './infer-tasks.js';
 import type { EncodeJsonTask, ParseJsonResult, ParseJsonTask } from './json-tasks.js';
 import { drawNoise } from './noise-task.js';
-import { type NoiseTask, type RangeKernel, type RangeTask, runRange } from './range-task.js';
+import { CONTROL, type NoiseTask, type RangeKernel, type RangeTask, runRange } from './range-task.js';
 
 export interface PoolOptions {
   workers: number;
-  /** At most this many elements per task. */
+  /**
+   * A large tensor is cut into blocks of about this many elements, which the workers claim one at a time: small
+   * enough that threads running at different speeds finish together, and that an abandoned request stops soon.
+   */
   chunkElements: number;
   /** Tensors up to this size run on the calling thread. */
   inlineMaxElements: number;
@@ -47,15 +50,6 @@ const WORKER_FILE = new URL(`./worker${extname(fileURLToPath(import.meta.url))}`
 // The /v2 tasks' own file, which a worker loads on its first /v2 task: its schemas (TypeBox, Ajv) would otherwise
 // slow the start of every worker.
 const INFER_FILE = new URL(`./infer-tasks${extname(fileURLToPath(import.meta.url))}`, import.meta.url).href;
-
-/** Splits [0, n) into ranges of at most `chunk` elements, aligned to whole Philox blocks of 4 draws. */
-export function splitRanges(n: number, workers: number, chunk: number): Array<[number, number]> {
-  const perWorker = Math.ceil(n / workers);
-  const size = Math.max(4, Math.ceil(Math.min(chunk, perWorker) / 4) * 4);
-  const ranges: Array<[number, number]> = [];
-  for (let start = 0; start < n; start += size) ranges.push([start, Math.min(n, start + size)]);
-  return ranges;
-}
 
 export class OffloadPool {
   readonly #piscina: Piscina;
@@ -120,37 +114,40 @@ export class OffloadPool {
     if (signal?.aborted) throw signal.reason;
     const maskBuffer = wantMask ? new SharedArrayBuffer(n) : undefined;
     const dtype = kernel.kind === 'standard' ? kernel.params.dtype : kernel.plan.dtype;
-    const ranges = splitRanges(n, this.#options.workers, this.#options.chunkElements);
+    // Blocks are whole Philox blocks of 4 draws. One task per worker (fewer for a small tensor), each claiming blocks
+    // from a shared counter until none is left: no thread waits on the event loop between blocks, and a thread that
+    // runs faster, or starts sooner, takes more of them.
+    const block = Math.max(4, Math.ceil(this.#options.chunkElements / 4) * 4);
+    const tasks = Math.min(this.#options.workers, Math.ceil(n / block));
     // These tasks write the request's own memory, so an abort must never leave one running once the request has ended
     // and its memory is recycled: piscina aborts a running task by terminating its thread, which finishes
     // asynchronously. So on abort the cancel flag is raised first, and only tasks that have not marked themselves
-    // started are aborted in piscina (dropped from its queue); a started one finishes its range (at most
-    // CHUNK_ELEMENTS), and one about to start sees the flag and returns without writing.
-    const control = new Int32Array(new SharedArrayBuffer(4 * (1 + ranges.length)));
-    const controllers = ranges.map(() => new AbortController());
+    // started are aborted in piscina (dropped from its queue); a started one finishes the block it holds (at most
+    // CHUNK_ELEMENTS) and claims no other, and one about to start sees the flag and returns without writing.
+    const control = new Int32Array(new SharedArrayBuffer(4 * (CONTROL.started + tasks)));
+    const controllers = Array.from({ length: tasks }, () => new AbortController());
     const cancel = () => {
-      Atomics.store(control, 0, 1);
+      Atomics.store(control, CONTROL.cancel, 1);
       controllers.forEach((controller, i) => {
-        if (Atomics.load(control, 1 + i) === 0) controller.abort(signal?.reason);
+        if (Atomics.load(control, CONTROL.started + i) === 0) controller.abort(signal?.reason);
       });
     };
     signal?.addEventListener('abort', cancel, { once: true });
     // allSettled, not all: every task must be done with the memory before the request can end and recycle it.
     const settled = await Promise.allSettled(
-      ranges.map(([start, end], index) => {
+      controllers.map((controller, index) => {
         const task: RangeTask = {
           kernel,
           dtype,
           buffer,
           byteOffset: data.byteOffset,
           length: n,
-          start,
-          end,
+          block,
           mask: maskBuffer,
           control,
           index,
         };
-        return this.#run<number>('range', task, controllers[index]?.signal);
+        return this.#run<number>('range', task, controller.signal);
       }),
     );
     signal?.removeEventListener('abort', cancel);

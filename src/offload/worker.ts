@@ -10,17 +10,16 @@ import {
   parseJsonRequest,
 } from './json-tasks.js';
 import { drawNoise } from './noise-task.js';
-import { type NoiseTask, type RangeTask, runRange } from './range-task.js';
+import { CONTROL, type NoiseTask, type RangeTask, runBlocks } from './range-task.js';
 import { lowerThreadPriority } from './thread-priority.js';
 
 lowerThreadPriority(Number(workerData?.nice ?? 0));
 
-/** Dropout on one element range, in place; returns the kept count. */
+/** Dropout on the blocks of a tensor this task claims, in place; returns their kept count. */
 export function range(task: RangeTask): number {
-  Atomics.store(task.control, 1 + task.index, 1);
-  if (Atomics.load(task.control, 0) !== 0) return 0;
+  Atomics.store(task.control, CONTROL.started + task.index, 1);
   const data = viewOf(task.dtype, task.buffer, task.byteOffset, task.length);
-  return runRange(task.kernel, data, task.start, task.end, task.mask ? new Uint8Array(task.mask) : undefined);
+  return runBlocks(task, data, task.mask ? new Uint8Array(task.mask) : undefined);
 }
 
 export function noise(task: NoiseTask): void {
