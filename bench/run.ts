@@ -13,6 +13,7 @@ import { kernelRows } from './cases/kernel.js';
 import { memoryRows } from './cases/memory.js';
 import { poolRows } from './cases/pool.js';
 import { BACKGROUND_CONNECTIONS, responsivenessRows } from './cases/responsiveness.js';
+import { startupRows } from './cases/startup.js';
 import { LOADER, QUICK, SETTINGS } from './lib/options.js';
 import { ROOT } from './lib/paths.js';
 import { stopAllChildren } from './lib/processes.js';
@@ -58,6 +59,7 @@ try {
 
   const sweep = await kernelRows(python.torch);
   await poolRows();
+  await startupRows();
 
   log('starting the service and its baselines');
   const grpcPort = await freePort();
