@@ -127,8 +127,8 @@ export async function buildApp(config: Config, runtime: Runtime = {}): Promise<F
   app.setValidatorCompiler(validatorCompiler);
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
-  registerRequestLog(app);
   const metrics = registerMetrics(app, pool, admission);
+  registerRequestLog(app, metrics.record);
   // Content codings are case-insensitive and identity means none, but @fastify/compress compares the header with
   // its list verbatim and counts identity as an unsupported coding. Normalised before its preParsing hook, an
   // identity body also reads as uncoded everywhere else (its Content-Length is trusted, small bodies stay inline).

@@ -7,10 +7,13 @@ import type { FastifyInstance } from 'fastify';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { OffloadPool } from '../offload/pool.js';
 import type { Admission } from '../service/admission.js';
+import type { ResponseRecorder } from './request-log.js';
 
-/** What other protocols' adapters record into the same registry. */
+/** What the request log and other protocols' adapters record into the same registry. */
 export interface Metrics {
   registry: Registry;
+  /** Records a finished HTTP request, for the request log's onResponse hook. */
+  record: ResponseRecorder;
   countElements(dtype: string, variant: string, elements: number): void;
 }
 
@@ -85,9 +88,8 @@ export function registerMetrics(app: FastifyInstance, pool: OffloadPool, admissi
     }
     counter.inc(count);
   };
-  app.addHook('onResponse', (request, reply, done) => {
-    const route = request.routeOptions.url ?? 'unmatched';
-    if (route === '/metrics') return done();
+  const record: ResponseRecorder = (request, reply, route) => {
+    if (route === '/metrics') return;
     const log = request.tensorLog;
     const format = log?.format ?? 'none';
     const status = String(reply.statusCode);
@@ -100,13 +102,12 @@ export function registerMetrics(app: FastifyInstance, pool: OffloadPool, admissi
     child.count.inc();
     child.time.observe(reply.elapsedTime / 1000);
     if (log && reply.statusCode < 400) countElements(log.dtype, log.variant ?? 'standard', log.elements);
-    done();
-  });
+  };
 
   app.get(
     '/metrics',
     { schema: { tags: ['operations'], summary: 'Prometheus metrics (text format)' } },
     async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()),
   );
-  return { registry, countElements };
+  return { registry, record, countElements };
 }

@@ -1,5 +1,5 @@
 /** One log line per request with what an operator needs: id, route, format, dtype, size, status and duration. */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 export interface TensorLog {
   format: string;
@@ -14,20 +14,26 @@ declare module 'fastify' {
   }
 }
 
-export function registerRequestLog(app: FastifyInstance): void {
+/** What else records a finished request (the metrics), told the route it matched. */
+export type ResponseRecorder = (request: FastifyRequest, reply: FastifyReply, route: string) => void;
+
+export function registerRequestLog(app: FastifyInstance, record: ResponseRecorder): void {
   app.decorateRequest('tensorLog', null);
-  // Callback-style: every request runs it, and an async hook costs a promise and a microtask turn each.
+  // One callback-style hook for the log line and the metrics: every request runs it, and each hook costs a turn of
+  // Fastify's hook runner (an async one also a promise and a microtask).
   app.addHook('onResponse', (request, reply, done) => {
+    const route = request.routeOptions.url ?? 'unmatched';
     request.log.info(
       {
         method: request.method,
-        route: request.routeOptions.url ?? 'unmatched',
+        route,
         ...request.tensorLog,
         status: reply.statusCode,
         durationMs: Math.round(reply.elapsedTime * 1000) / 1000,
       },
       'request completed',
     );
+    record(request, reply, route);
     done();
   });
 }
