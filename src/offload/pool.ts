@@ -11,6 +11,7 @@ import type { Rng } from '../dropout/choices.js';
 import type { DropoutParams } from '../kernel/dropout.js';
 import type { FloatArray, TensorData } from '../kernel/dtype.js';
 import type { VariantPlan } from '../kernel/variants.js';
+import type { MaybePromise } from '../maybe-promise.js';
 import type { DecodeInferResult, DecodeInferTask, EncodeInferTask } from './infer-tasks.js';
 import type { EncodeJsonTask, ParseJsonResult, ParseJsonTask } from './json-tasks.js';
 import { drawNoise } from './noise-task.js';
@@ -89,28 +90,37 @@ export class OffloadPool {
     return this.#piscina.utilization;
   }
 
-  /** Applies the fused standard kernel to `data` in place and reports what was kept. */
-  run(data: FloatArray, params: DropoutParams, wantMask: boolean, signal?: AbortSignal): Promise<KernelResult> {
+  /**
+   * Applies the fused standard kernel to `data` in place and reports what was kept: here and now when small (or not
+   * in shared memory), else on the workers.
+   */
+  run(data: FloatArray, params: DropoutParams, wantMask: boolean, signal?: AbortSignal): MaybePromise<KernelResult> {
     return this.#inPlace(data, { kind: 'standard', params }, wantMask, signal);
   }
 
-  /** Applies the general variant kernel to `data` in place and reports what was kept. */
-  runVariant(data: TensorData, plan: VariantPlan, wantMask: boolean, signal?: AbortSignal): Promise<KernelResult> {
+  /** Applies the general variant kernel to `data` in place and reports what was kept (here when small, as `run`). */
+  runVariant(data: TensorData, plan: VariantPlan, wantMask: boolean, signal?: AbortSignal): MaybePromise<KernelResult> {
     return this.#inPlace(data, { kind: 'variant', plan }, wantMask, signal);
   }
 
-  async #inPlace(
-    data: TensorData,
-    kernel: RangeKernel,
-    wantMask: boolean,
-    signal?: AbortSignal,
-  ): Promise<KernelResult> {
+  #inPlace(data: TensorData, kernel: RangeKernel, wantMask: boolean, signal?: AbortSignal): MaybePromise<KernelResult> {
     const n = data.length;
     const { buffer } = data;
     if (n <= this.#options.inlineMaxElements || !(buffer instanceof SharedArrayBuffer)) {
       const mask = wantMask ? new Uint8Array(n) : undefined;
       return { kept: runRange(kernel, data, 0, n, mask), mask };
     }
+    return this.#onWorkers(data, buffer, kernel, wantMask, signal);
+  }
+
+  async #onWorkers(
+    data: TensorData,
+    buffer: SharedArrayBuffer,
+    kernel: RangeKernel,
+    wantMask: boolean,
+    signal?: AbortSignal,
+  ): Promise<KernelResult> {
+    const n = data.length;
     if (signal?.aborted) throw signal.reason;
     const maskBuffer = wantMask ? new SharedArrayBuffer(n) : undefined;
     const dtype = kernel.kind === 'standard' ? kernel.params.dtype : kernel.plan.dtype;
@@ -164,15 +174,18 @@ export class OffloadPool {
    * Draws a plan's noise into shared memory (plan.keep, or plan.multipliers for gaussian): on a worker when large,
    * since the torch stream is serial and would otherwise hold the event loop.
    */
-  async drawNoise(plan: VariantPlan, rng: Rng, seed: bigint, count: number, signal?: AbortSignal): Promise<void> {
+  drawNoise(plan: VariantPlan, rng: Rng, seed: bigint, count: number, signal?: AbortSignal): MaybePromise<void> {
     const bytes = plan.variant === 'gaussian' ? count * 8 : count;
     const shared = new SharedArrayBuffer(bytes);
     const out = plan.variant === 'gaussian' ? new Float64Array(shared) : new Uint8Array(shared);
     const task: NoiseTask = { plan, rng, seed, count, out };
-    if (count <= this.#options.inlineMaxElements) drawNoise(task);
-    else await this.#run('noise', task, signal);
-    if (out instanceof Float64Array) plan.multipliers = out;
-    else plan.keep = out;
+    const store = () => {
+      if (out instanceof Float64Array) plan.multipliers = out;
+      else plan.keep = out;
+    };
+    if (count > this.#options.inlineMaxElements) return this.#run<void>('noise', task, signal).then(store);
+    drawNoise(task);
+    store();
   }
 
   /** Parses and decodes a large JSON request body on a worker. */

@@ -9,6 +9,7 @@
  * work that may still touch its memory (`during`). When the last hold ends, the slot, the reserved bytes and the
  * leased buffers all come back at once; a buffer is never recycled while a worker could still be writing it.
  */
+import { isPromise, type MaybePromise } from '../maybe-promise.js';
 import type { BufferCache } from './buffer-cache.js';
 
 export interface AdmissionLimits {
@@ -65,14 +66,21 @@ export class Lease {
     this.admission.buffers.release(buffer as SharedArrayBuffer);
   }
 
-  /** Keeps the lease while `work` runs, whatever the response does meanwhile. */
-  async during<T>(work: () => Promise<T>): Promise<T> {
+  /** Keeps the lease while `work` runs (until its promise settles, if it returns one), whatever the response does. */
+  during<T>(work: () => MaybePromise<T>): MaybePromise<T> {
     this.#holds++;
+    let result: MaybePromise<T>;
     try {
-      return await work();
-    } finally {
+      result = work();
+    } catch (error) {
       this.end();
+      throw error;
     }
+    if (!isPromise(result)) {
+      this.end();
+      return result;
+    }
+    return result.finally(() => this.end());
   }
 
   /** Ends one hold; the last one returns everything. */
@@ -163,4 +171,4 @@ export class Admission {
 }
 
 /** For code paths without a lease (a request refused before admission): runs work with nothing to hold. */
-export const NO_LEASE = { during: <T>(work: () => Promise<T>): Promise<T> => work() };
+export const NO_LEASE = { during: <T>(work: () => MaybePromise<T>): MaybePromise<T> => work() };

@@ -10,15 +10,16 @@ import { VARIANTS } from '../dropout/variants.js';
 import { isFloatDtype } from '../kernel/dtype.js';
 import { philoxKey } from '../kernel/philox.js';
 import type { VariantPlan } from '../kernel/variants.js';
+import { type MaybePromise, then } from '../maybe-promise.js';
 import type { KernelResult, OffloadPool } from '../offload/pool.js';
 
-export async function applyDropout(
+export function applyDropout(
   pool: OffloadPool,
   tensor: Tensor,
   settings: Settings,
   wantMask: boolean,
   signal?: AbortSignal,
-): Promise<KernelResult> {
+): MaybePromise<KernelResult> {
   const n = tensor.data.length;
   if (settings.mode === 'eval' || settings.seed === null || n === 0 || settings.p === 0) {
     return { kept: n, mask: wantMask ? new Uint8Array(n).fill(1) : undefined };
@@ -46,7 +47,8 @@ export async function applyDropout(
   };
   if (settings.p < 1 && (settings.rng === 'torch' || settings.noiseShape !== null)) {
     const count = settings.noiseShape === null ? n : settings.noiseShape.reduce((a, b) => a * b, 1);
-    await pool.drawNoise(plan, settings.rng, settings.seed, count, signal);
+    const drawn = pool.drawNoise(plan, settings.rng, settings.seed, count, signal);
+    return then(drawn, () => pool.runVariant(data, plan, wantMask, signal));
   }
   return pool.runVariant(data, plan, wantMask, signal);
 }

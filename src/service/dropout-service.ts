@@ -7,6 +7,7 @@
 
 import { type RawSettings, resolveSettings, type Settings } from '../dropout/settings.js';
 import type { Tensor, TensorLimits } from '../dropout/tensor.js';
+import { type MaybePromise, then } from '../maybe-promise.js';
 import type { OffloadPool } from '../offload/pool.js';
 import { applyDropout } from './apply-dropout.js';
 import { type DeadlineSource, lazySignal } from './deadline.js';
@@ -47,17 +48,17 @@ export interface CallContext {
 
 /** Holds a call's admitted resources (body bytes, compute slot, shared buffers) until its work is done. */
 export interface Holder {
-  during<T>(work: () => Promise<T>): Promise<T>;
+  during<T>(work: () => MaybePromise<T>): MaybePromise<T>;
 }
 
 export interface DropoutCall<D extends DecodedCall, R> {
   /** No worker may still be writing memory that gets recycled, so the lease is held until the encoder is done. */
   lease: Holder;
   deadline: DeadlineSource;
-  decode(context: CallContext): D | Promise<D>;
+  decode(context: CallContext): MaybePromise<D>;
   /** Told the settings once they are resolved (for the call's log line). */
   observe?(decoded: D, settings: Settings): void;
-  encode(decoded: D, outcome: DropoutOutcome, context: CallContext): R | Promise<R>;
+  encode(decoded: D, outcome: DropoutOutcome, context: CallContext): MaybePromise<R>;
 }
 
 export class DropoutService {
@@ -71,16 +72,23 @@ export class DropoutService {
     this.codec = new OffThreadCodec(pool, this.limits, options.inlineMaxJsonBytes);
   }
 
-  run<D extends DecodedCall, R>(call: DropoutCall<D, R>): Promise<R> {
-    return call.lease.during(async () => {
+  /**
+   * The call's result, synchronously when no step had to wait (a small tensor decoded, computed and encoded on this
+   * thread), else a promise of it.
+   */
+  run<D extends DecodedCall, R>(call: DropoutCall<D, R>): MaybePromise<R> {
+    return call.lease.during(() => {
       const context: CallContext = { limits: this.limits, codec: this.codec, signal: lazySignal(call.deadline) };
-      const decoded = await call.decode(context);
-      const { tensor, raw, wantMask } = decoded;
-      const settings = resolveSettings(raw, tensor.shape, tensor.dtype);
-      call.observe?.(decoded, settings);
-      const big = tensor.data.length > this.limits.inlineMaxElements;
-      const result = await applyDropout(this.#pool, tensor, settings, wantMask, big ? context.signal() : undefined);
-      return call.encode(decoded, { settings, kept: result.kept, mask: result.mask }, context);
+      return then(call.decode(context), (decoded) => this.#compute(call, decoded, context));
     });
+  }
+
+  #compute<D extends DecodedCall, R>(call: DropoutCall<D, R>, decoded: D, context: CallContext): MaybePromise<R> {
+    const { tensor, raw, wantMask } = decoded;
+    const settings = resolveSettings(raw, tensor.shape, tensor.dtype);
+    call.observe?.(decoded, settings);
+    const big = tensor.data.length > this.limits.inlineMaxElements;
+    const result = applyDropout(this.#pool, tensor, settings, wantMask, big ? context.signal() : undefined);
+    return then(result, ({ kept, mask }) => call.encode(decoded, { settings, kept, mask }, context));
   }
 }

@@ -15,6 +15,7 @@ import {
 import type { Tensor, TensorLimits } from '../dropout/tensor.js';
 import { ProblemError } from '../errors.js';
 import { BYTES_PER_ELEMENT, viewOf } from '../kernel/dtype.js';
+import type { MaybePromise } from '../maybe-promise.js';
 import { sharedMask, sharedTensor, tensorOf } from '../offload/infer-tasks.js';
 import type { ParseJsonResult } from '../offload/json-tasks.js';
 import type { OffloadPool } from '../offload/pool.js';
@@ -64,13 +65,13 @@ export class OffThreadCodec {
   }
 
   /** A /v1 JSON reply: the tensor's values (nested by shape or flat), the echo of the settings, the mask. */
-  async writeJsonReply(
+  writeJsonReply(
     tensor: Tensor,
     nested: boolean,
     echo: ReplyEcho,
     mask: Uint8Array | undefined,
     signal: Signal,
-  ): Promise<Uint8Array> {
+  ): MaybePromise<Uint8Array> {
     const { data, shape, dtype } = tensor;
     if (data.length * BYTES_PER_JSON_VALUE <= this.#inlineMaxJsonBytes || !(data.buffer instanceof SharedArrayBuffer)) {
       return writeDropoutReply({ data, shape, dtype, nested }, echo, mask);

@@ -11,6 +11,7 @@ import type { TensorLimits } from '../../dropout/tensor.js';
 import { ProblemError } from '../../errors.js';
 import type { Format } from '../../http/formats.js';
 import { DeferredJson } from '../../http/json-body.js';
+import type { MaybePromise } from '../../maybe-promise.js';
 import { DropoutJsonBody, type DropoutQuery } from '../../schemas/dropout.js';
 import { validateBody } from '../../schemas/validate.js';
 import type { CallContext, DecodedCall } from '../../service/dropout-service.js';
@@ -49,12 +50,17 @@ export function decodeNpyRequest(body: NpyBody, query: DropoutQuery, limits: Ten
   return { tensor: decodeNpy(body.bytes, limits), nested: true, raw: query, wantMask: false };
 }
 
-export async function decodeJsonRequest(body: unknown, context: CallContext): Promise<DecodedRequest> {
+export function decodeJsonRequest(body: unknown, context: CallContext): MaybePromise<DecodedRequest> {
   if (!(body instanceof DeferredJson)) {
     const json = body as DropoutJsonBody;
     const tensor = decodeJsonTensor(json.input, json.shape, json.dtype ?? 'float32', context.limits);
     return { tensor, nested: tensor.nested, raw: json, wantMask: json.return_mask ?? false };
   }
+  return decodeDeferredJson(body, context);
+}
+
+/** A JSON body too large to parse on this thread: a worker parses it, and its fields are validated here. */
+async function decodeDeferredJson(body: DeferredJson, context: CallContext): Promise<DecodedRequest> {
   const parsed = await context.codec.parseJsonBody(body.bytes, context.signal);
   if (!parsed.ok) {
     if (parsed.fields) validateBody(DropoutJsonBody, parsed.fields);

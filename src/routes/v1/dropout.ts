@@ -14,6 +14,7 @@ import type { BodyReader } from '../../http/body-reader.js';
 import { MEDIA_TYPES, negotiateFormat } from '../../http/formats.js';
 import { jsonBodyParser } from '../../http/json-body.js';
 import { replyDeadline } from '../../http/reply-deadline.js';
+import { isPromise, then } from '../../maybe-promise.js';
 import { DROPOUT_REPLY_EXAMPLE, DropoutJsonBody, DropoutJsonReply, DropoutQuery } from '../../schemas/dropout.js';
 import { NO_LEASE } from '../../service/admission.js';
 import { decodeBinaryRequest, decodeJsonRequest, decodeNpyRequest, formatOf, NpyBody } from './decode.js';
@@ -104,7 +105,9 @@ const dropoutRoutes: FastifyPluginAsyncTypebox<DropoutRouteOptions> = async (app
         })) satisfies SwaggerTransform,
       },
     },
-    async (request, reply) => {
+    // Not async: a small tensor is answered before the handler returns, with no promise made for it (the reply's own
+    // thenable, which an async handler returning it waits on, listens for the response's end).
+    (request, reply) => {
       const body: unknown = request.body;
       const format = formatOf(body);
       if (format === undefined) throw unsupportedMediaType(request);
@@ -112,23 +115,25 @@ const dropoutRoutes: FastifyPluginAsyncTypebox<DropoutRouteOptions> = async (app
       if (replyFormat === undefined) {
         throw new ProblemError('NOT_ACCEPTABLE', `Accept must allow ${Object.values(MEDIA_TYPES).join(' or ')}`);
       }
-      return app.dropout.run({
+      const sent = app.dropout.run({
         lease: request.lease ?? NO_LEASE,
         deadline: replyDeadline(reply, config.requestTimeoutMs),
-        decode: async (context) => {
+        decode: (context) => {
           const decoded =
             format === 'binary'
               ? decodeBinaryRequest(body as Uint8Array, request.query, context.limits)
               : format === 'npy'
                 ? decodeNpyRequest(body as NpyBody, request.query, context.limits)
-                : await decodeJsonRequest(body, context);
-          if (replyFormat === 'npy' && decoded.tensor.dtype === 'bfloat16') {
-            throw new ProblemError('UNSUPPORTED_DTYPE', NPY_BFLOAT16_DETAIL);
-          }
-          if (decoded.wantMask && replyFormat !== 'json') {
-            throw new ProblemError('NOT_ACCEPTABLE', 'return_mask needs a JSON reply: send Accept: application/json');
-          }
-          return decoded;
+                : decodeJsonRequest(body, context);
+          return then(decoded, (call) => {
+            if (replyFormat === 'npy' && call.tensor.dtype === 'bfloat16') {
+              throw new ProblemError('UNSUPPORTED_DTYPE', NPY_BFLOAT16_DETAIL);
+            }
+            if (call.wantMask && replyFormat !== 'json') {
+              throw new ProblemError('NOT_ACCEPTABLE', 'return_mask needs a JSON reply: send Accept: application/json');
+            }
+            return call;
+          });
         },
         observe: ({ tensor }, { variant }) => {
           request.tensorLog = { format, dtype: tensor.dtype, elements: tensor.data.length, variant };
@@ -138,6 +143,8 @@ const dropoutRoutes: FastifyPluginAsyncTypebox<DropoutRouteOptions> = async (app
             ? sendJson(reply, decoded, outcome, context)
             : sendBinary(reply, replyFormat, decoded.tensor, outcome),
       });
+      // Sent already when synchronous: Fastify is then told nothing more (returning the reply would send it twice).
+      return isPromise(sent) ? sent : undefined;
     },
   );
 };

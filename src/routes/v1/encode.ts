@@ -9,6 +9,7 @@ import { encodeNpyParts } from '../../codec/npy.js';
 import type { Tensor } from '../../dropout/tensor.js';
 import { MEDIA_TYPES } from '../../http/formats.js';
 import { sendParts } from '../../http/reply-body.js';
+import { type MaybePromise, then } from '../../maybe-promise.js';
 import type { CallContext, DropoutOutcome } from '../../service/dropout-service.js';
 import type { DecodedRequest } from './decode.js';
 
@@ -31,12 +32,12 @@ export function sendBinary(
   return sendParts(reply, [header, body]);
 }
 
-export async function sendJson(
+export function sendJson(
   reply: FastifyReply,
   { tensor, nested }: DecodedRequest,
   { settings, kept, mask }: DropoutOutcome,
   context: CallContext,
-): Promise<FastifyReply> {
+): MaybePromise<FastifyReply> {
   const echo: ReplyEcho = {
     p: settings.p,
     mode: settings.mode,
@@ -46,6 +47,6 @@ export async function sendJson(
     offset: settings.offset,
     kept,
   };
-  const bytes = await context.codec.writeJsonReply(tensor, nested, echo, mask, context.signal);
-  return sendParts(reply.type(MEDIA_TYPES.json), [bytes]);
+  const bytes = context.codec.writeJsonReply(tensor, nested, echo, mask, context.signal);
+  return then(bytes, (written) => sendParts(reply.type(MEDIA_TYPES.json), [written]));
 }
