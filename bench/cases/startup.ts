@@ -10,7 +10,7 @@ import { ROOT } from '../lib/paths.js';
 import { type Child, spawnChild, stopChild } from '../lib/processes.js';
 import { addRow, errorRow, failed, log } from '../lib/report.js';
 import { alternate, median } from '../lib/rounds.js';
-import { freePort, startScriptEnv } from '../lib/servers.js';
+import { freePort, serviceEnv, serviceLogFile, startScriptEnv } from '../lib/servers.js';
 
 const section = 'startup';
 const POLL_MS = 5;
@@ -20,20 +20,21 @@ const app = Fastify();
 app.get('/hello', async () => ({ hello: 'world' }));
 await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT) });`;
 
-/** Milliseconds from spawning `args` (run by this Node) until `path` answers 200. */
+/**
+ * Milliseconds from spawning `args` (run by this Node) until `path` answers 200; `env` gives the child's environment
+ * for its port, `stdoutFile` where its stdout goes (else a pipe).
+ */
 async function timeToFirst200(
   name: string,
   args: string[],
   path: string,
-  env: Record<string, string>,
+  env: (port: number) => NodeJS.ProcessEnv,
+  stdoutFile?: string,
 ): Promise<number> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}${path}`;
   const started = performance.now();
-  const child: Child = spawnChild(name, process.execPath, args, {
-    cwd: ROOT,
-    env: { ...process.env, ...env, HOST: '127.0.0.1', PORT: String(port) },
-  });
+  const child: Child = spawnChild(name, process.execPath, args, { cwd: ROOT, env: env(port), stdoutFile });
   let exited = false;
   void child.exited.then(() => {
     exited = true;
@@ -62,13 +63,21 @@ export async function startupRows(): Promise<void> {
   try {
     log(`start-up: the service and a bare Fastify hello, ${rounds} alternating rounds`);
     const [service, floor] = await alternate(rounds, [
+      // At its default log level, logging to a file, as the HTTP rows run it: its start-up lines are part of its start.
       () =>
-        timeToFirst200('service start-up', ['dist/server.js'], '/readyz', {
-          ...startScriptEnv(),
-          WORKERS: '2',
-          LOG_LEVEL: 'warn',
-        }),
-      () => timeToFirst200('fastify hello start-up', ['--input-type=module', '-e', HELLO], '/hello', {}),
+        timeToFirst200(
+          'service start-up',
+          ['dist/server.js'],
+          '/readyz',
+          (port) => serviceEnv({ ...startScriptEnv(), WORKERS: '2' }, port),
+          serviceLogFile('service start-up'),
+        ),
+      () =>
+        timeToFirst200('fastify hello start-up', ['--input-type=module', '-e', HELLO], '/hello', (port) => ({
+          ...process.env,
+          HOST: '127.0.0.1',
+          PORT: String(port),
+        })),
     ]);
     const s = median(service);
     const f = median(floor);
