@@ -43,7 +43,7 @@ note(
   }; background 16M load in responsiveness: ${LOADER.name} too, in its own process`,
 );
 note(
-  `HTTP comparison rows: ${rounds} alternating rounds (subject, reference, subject, ...) of ${warmup}s warm-up + ${duration}s each; figures are per-side medians of req/s and of p99, ratio = median/median, (a–b) = range of the per-round ratios`,
+  `HTTP comparison rows: ${rounds} alternating rounds (subject, reference, subject, ...) of ${warmup}s warm-up + ${duration}s each; figures are per-side medians of req/s and of p99, ratio = median/median unless a note says otherwise, (a–b) = range of the per-round ratios`,
 );
 
 try {
