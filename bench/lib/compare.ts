@@ -138,7 +138,7 @@ export async function compare(
   };
   if (perRound) {
     note(
-      'rows judged on the median of the per-round ratios: the ratio is median(subject round i / reference round i), not median/median; both sides list their req/s round by round, the round with the median ratio in [brackets] (which mode a bimodal reference was in)',
+      'rows whose sides list "rounds ..." are judged on the median of the per-round ratios: ratio = median(subject round i / reference round i), not median/median; the round with the median ratio is in [brackets] (which mode a bimodal reference was in for the judged figure)',
     );
   }
   const ratioOfMedians = s && r && r.rps > 0 ? s.rps / r.rps : null;
