@@ -4,7 +4,7 @@
  * figures, baselines, ratios and targets; writes bench/results/. Every child process is killed on exit, error or
  * signal (lib/processes.ts). bench/README.md says what each row measures and how to read it.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { grpcRows } from './cases/grpc-vs-http.js';
 import { fastapiRows } from './cases/http-vs-fastapi.js';
@@ -14,6 +14,8 @@ import { memoryRows } from './cases/memory.js';
 import { poolRows } from './cases/pool.js';
 import { BACKGROUND_CONNECTIONS, responsivenessRows } from './cases/responsiveness.js';
 import { startupRows } from './cases/startup.js';
+import { M } from './lib/bodies.js';
+import { fmt } from './lib/format.js';
 import { LOADER, QUICK, SETTINGS } from './lib/options.js';
 import { ROOT } from './lib/paths.js';
 import { stopAllChildren } from './lib/processes.js';
@@ -41,7 +43,7 @@ note(
   }; background 16M load in responsiveness: ${LOADER.name} too, in its own process`,
 );
 note(
-  `HTTP comparison rows: ${rounds} alternating rounds (subject, reference, subject, ...) of ${warmup}s warm-up + ${duration}s each; figures are per-side medians of req/s and of p99, ratio = median/median, (a–b) = range of the per-round ratios`,
+  `HTTP comparison rows: ${rounds} alternating rounds (subject, reference, subject, ...) of ${warmup}s warm-up + ${duration}s each; figures are per-side medians of req/s and of p99, ratio = median/median unless a note says otherwise, (a–b) = range of the per-round ratios`,
 );
 
 try {
@@ -84,6 +86,11 @@ try {
 
   log('stopping the servers');
   await stopAllChildren();
+  // Stopped, the service has written out every line it held.
+  const logBytes = existsSync(service.logFile) ? statSync(service.logFile).size : 0;
+  note(
+    `service: ${service.logLevel}, one log line per request, stdout to ${service.logFile} (${fmt(logBytes / M)} MiB), stderr piped to the harness`,
+  );
   await printAndSave(sweep, { ...SETTINGS, backgroundConnections: BACKGROUND_CONNECTIONS });
 } finally {
   await stopAllChildren();

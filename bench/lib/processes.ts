@@ -3,12 +3,13 @@
  * gets SIGINT, SIGTERM or SIGHUP.
  */
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface Child {
   name: string;
   proc: ChildProcess;
-  /** Last lines of its output, for error messages. */
+  /** Last lines of its output (stderr, and stdout or the tail of the file it goes to), for error messages. */
   output(): string;
   exited: Promise<number | null>;
 }
@@ -47,10 +48,47 @@ function installExitHandlers(): void {
   process.on('unhandledRejection', fail);
 }
 
-/** Spawns a child that is killed when this process exits; its output is kept as a tail of 4,000 characters. */
-export function spawnChild(name: string, command: string, args: string[], options: SpawnOptions = {}): Child {
+/** The last `bytes` of a file ('' if it cannot be read). */
+function fileTail(path: string, bytes: number): string {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const size = fstatSync(fd).size;
+    const length = Math.min(bytes, size);
+    const buffer = Buffer.alloc(length);
+    readSync(fd, buffer, 0, length, size - length);
+    return buffer.toString();
+  } catch {
+    return '';
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+export interface SpawnChildOptions extends SpawnOptions {
+  /**
+   * A file the child's stdout goes to (truncated first), instead of a pipe this process reads: for a child that
+   * writes a line per request, whose reading here would take CPU from the measured processes. Its tail is part of
+   * output().
+   */
+  stdoutFile?: string;
+}
+
+/**
+ * Spawns a child that is killed when this process exits; its piped output is kept as a tail of 4,000 characters,
+ * followed in output() by the tail of its stdoutFile if it has one.
+ */
+export function spawnChild(name: string, command: string, args: string[], options: SpawnChildOptions = {}): Child {
   installExitHandlers();
-  const proc = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+  const { stdoutFile, ...spawnOptions } = options;
+  const stdoutFd = stdoutFile === undefined ? undefined : openSync(stdoutFile, 'w');
+  let proc: ChildProcess;
+  try {
+    proc = spawn(command, args, { stdio: ['ignore', stdoutFd ?? 'pipe', 'pipe'], ...spawnOptions });
+  } finally {
+    // The child holds its own descriptor from here on.
+    if (stdoutFd !== undefined) closeSync(stdoutFd);
+  }
   let tail = '';
   const keep = (text: string) => {
     tail = (tail + text).slice(-4000);
@@ -68,7 +106,14 @@ export function spawnChild(name: string, command: string, args: string[], option
       resolve(null);
     });
   });
-  const child: Child = { name, proc, output: () => tail, exited };
+  const output =
+    stdoutFile === undefined
+      ? () => tail
+      : () => {
+          const logged = fileTail(stdoutFile, 4000);
+          return logged === '' ? tail : `${tail}${tail === '' ? '' : '\n'}[${stdoutFile}, last lines]\n${logged}`;
+        };
+  const child: Child = { name, proc, output, exited };
   children.add(child);
   return child;
 }

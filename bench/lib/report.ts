@@ -14,10 +14,15 @@ import { throughputSvg } from './plot.js';
 export interface Target {
   op: '>=' | '<=';
   value: number;
+  /**
+   * The unit of an absolute figure the target is on (e.g. 'ms'), which the row gives as its `ratio`; none for a
+   * target on a ratio.
+   */
+  unit?: string;
 }
 
-export const atLeast = (value: number): Target => ({ op: '>=', value });
-export const atMost = (value: number): Target => ({ op: '<=', value });
+export const atLeast = (value: number, unit?: string): Target => ({ op: '>=', value, unit });
+export const atMost = (value: number, unit?: string): Target => ({ op: '<=', value, unit });
 
 export interface Row {
   section: string;
@@ -26,6 +31,7 @@ export interface Row {
   figureText: string;
   baseline: number | null;
   baselineText: string;
+  /** What the target is on: figure / baseline, or an absolute figure in the target's unit. */
   ratio: number | null;
   target: Target | null;
   pass: boolean | null;
@@ -51,7 +57,10 @@ export function log(message: string): void {
   process.stderr.write(`[${seconds}s] ${message}\n`);
 }
 
-/** Adds a row; the ratio is figure / baseline unless given, pass/fail follows from the ratio and the target. */
+/**
+ * Adds a row; the ratio is figure / baseline unless given (a row whose target has a unit gives its absolute figure
+ * there), pass/fail follows from the ratio and the target.
+ */
 export function addRow(
   row: Omit<Row, 'pass' | 'ratio' | 'foreignCores'> & { ratio?: number | null; foreignCores?: number | null },
 ): void {
@@ -99,8 +108,10 @@ function tableText(): string {
       `  ${row.case}`,
       row.figureText,
       row.baselineText,
-      row.ratio === null ? '—' : `${fmt(row.ratio)}x${row.ratioSpread ? ` ${row.ratioSpread}` : ''}`,
-      row.target === null ? '' : `${row.target.op} ${row.target.value}`,
+      row.ratio === null
+        ? '—'
+        : `${fmt(row.ratio)}${row.target?.unit ? ` ${row.target.unit}` : 'x'}${row.ratioSpread ? ` ${row.ratioSpread}` : ''}`,
+      row.target === null ? '' : `${row.target.op} ${row.target.value}${row.target.unit ? ` ${row.target.unit}` : ''}`,
       `${row.pass === null ? (row.target ? 'n/a' : '') : row.pass ? 'PASS' : 'FAIL'}${
         (row.foreignCores ?? 0) >= NOISY_CORES ? ` (noisy ${fmt(row.foreignCores)})` : ''
       }`.trim(),

@@ -2,9 +2,10 @@
  * Building and starting the servers under test on 127.0.0.1, on ports the OS picks: the service as `npm start` runs
  * it, and the bare baselines under bench/.
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ROOT } from './paths.js';
 import { type Child, runCommand, spawnChild, waitForOutput } from './processes.js';
@@ -13,6 +14,12 @@ export interface Server {
   child: Child;
   url: string;
   port: number;
+}
+
+/** The service: where its log lines go, and at which level it logs. */
+export interface ServiceServer extends Server {
+  logFile: string;
+  logLevel: string;
 }
 
 /** `npm run build`; null when it succeeded, else its output. */
@@ -67,16 +74,44 @@ export function startScriptEnv(): Record<string, string> {
   return env;
 }
 
-/** The built service (dist/server.js) with LOG_LEVEL=warn and `env` over this process's environment. */
-export async function startService(name: string, env: Record<string, string>): Promise<Server> {
+/**
+ * Where a service started here writes its log lines (stdout): a file under the OS temp dir, as a container's log
+ * driver would take them, truncated at each start. Not a pipe into this process: reading and splitting a line per
+ * request at load would take the harness CPU from the servers it measures.
+ */
+export function serviceLogFile(name: string): string {
+  const dir = join(tmpdir(), 'dropout-service-bench');
+  mkdirSync(dir, { recursive: true });
+  return join(dir, `${name.replace(/[^A-Za-z0-9._-]+/g, '-')}.log`);
+}
+
+/**
+ * The service's environment: this process's, less any LOG_LEVEL it has (the service is measured at its default
+ * level unless `env` names one), with `env`, the host and the port over it.
+ */
+export function serviceEnv(env: Record<string, string>, port: number): NodeJS.ProcessEnv {
+  const { LOG_LEVEL: _inherited, ...inherited } = process.env;
+  return { ...inherited, ...env, HOST: '127.0.0.1', PORT: String(port) };
+}
+
+/** The level the service logs at in `env`, for the notes. */
+export function serviceLogLevel(env: NodeJS.ProcessEnv): string {
+  return env.LOG_LEVEL === undefined ? 'default LOG_LEVEL (info)' : `LOG_LEVEL=${env.LOG_LEVEL}`;
+}
+
+/** The built service (dist/server.js) with `env` (serviceEnv), stdout to serviceLogFile(name). */
+export async function startService(name: string, env: Record<string, string>): Promise<ServiceServer> {
   const port = await freePort();
+  const logFile = serviceLogFile(name);
+  const childEnv = serviceEnv(env, port);
   const child = spawnChild(name, process.execPath, ['dist/server.js'], {
     cwd: ROOT,
-    env: { ...process.env, ...env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn' },
+    env: childEnv,
+    stdoutFile: logFile,
   });
   const url = `http://127.0.0.1:${port}`;
   await waitReady(`${url}/healthz`, child);
-  return { child, url, port };
+  return { child, url, port, logFile, logLevel: serviceLogLevel(childEnv) };
 }
 
 /** A bare baseline server: a TypeScript file under bench/ that prints {"port": N} once listening. */
