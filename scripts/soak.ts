@@ -53,7 +53,8 @@ if (buildFailure !== null) {
 }
 
 // gRPC on a free port: Triton's 8001 may be taken.
-const service = await startService('dropout-service', { MAX_QUEUE, GRPC_PORT: '0' });
+// warn: the soak sends millions of requests, and its figures are about memory, not the request log.
+const service = await startService('dropout-service', { MAX_QUEUE, GRPC_PORT: '0', LOG_LEVEL: 'warn' });
 const { url, port } = service;
 const pid = service.child.proc.pid!;
 process.stdout.write(
