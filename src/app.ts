@@ -16,6 +16,7 @@ import { registerMetrics } from './http/metrics.js';
 import { registerPressure } from './http/pressure.js';
 import { errorHandler, notFoundHandler, routerError } from './http/problems.js';
 import { registerRequestLog } from './http/request-log.js';
+import { lazySerializers } from './http/serialization.js';
 import { stalledUploadReaper } from './http/stalled-uploads.js';
 import { validatorCompiler } from './http/validation.js';
 import { OffloadPool } from './offload/pool.js';
@@ -61,6 +62,7 @@ export async function buildApp(config: Config, runtime: Runtime = {}): Promise<F
     // One line per request is written by http/request-log.ts, with the tensor's format, dtype and size.
     logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: 'x-request-id',
+    schemaController: { compilersFactory: { buildSerializer: lazySerializers() } },
     genReqId: () => randomUUID(),
     return503OnClosing: true,
     // The router's own errors, in the error format of the protocol the path belongs to.
