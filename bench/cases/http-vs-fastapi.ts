@@ -25,7 +25,9 @@ export async function fastapiRows(svc: ServiceCases, fastapiUrl: string | null):
       name: 'binary 64K: service vs FastAPI',
       subject: svc.bin64K,
       reference: binaryCase('fastapi binary 64K', `${url}?p=0.5&seed=1`, 64 * K),
-      target: atLeast(5),
+      // No target: 5x FastAPI at 64K is above what Fastify's own echo of the same bytes reaches here; the binary
+      // target is on that echo (the HTTP vs bare Fastify rows).
+      target: null,
     },
     {
       name: 'binary 1M: service vs FastAPI',
