@@ -75,8 +75,8 @@ export function registerMetrics(app: FastifyInstance, pool: OffloadPool, admissi
   gauge('dropout_inflight_bytes', 'Request-body bytes reserved (of MAX_INFLIGHT_BYTES)', () => admission.bytes);
   gauge('dropout_buffer_cache_bytes', 'Tensor memory kept for reuse', () => admission.buffers.cachedBytes);
 
-  // Label children are looked up once per (route, format, status) and kept: prom-client otherwise hashes the label
-  // object on every inc/observe, which is most of what a metric costs a small request.
+  // Label children are made once per (route, format, status) and kept, which saves building a label object from the
+  // values on every call; prom-client still hashes and checks the labels inside each inc/observe (~0.2-0.4 us each).
   const children = new Map<string, { count: Counter.Internal; time: Histogram.Internal<string> }>();
   const elementChildren = new Map<string, Counter.Internal>();
   const countElements = (dtype: string, variant: string, count: number) => {
