@@ -758,11 +758,13 @@ class Limits(unittest.TestCase):
 
 class RequestTimeout(unittest.TestCase):
     def test_request_timeout_aborts_the_work(self):
-        # Tiny pool tasks make 500,000 elements take far longer than REQUEST_TIMEOUT_MS.
-        server = start_server({"INLINE_MAX_ELEMENTS": "0", "CHUNK_ELEMENTS": "64", "REQUEST_TIMEOUT_MS": "300"})
+        # The torch stream skipped 2^28 draws ahead takes the one worker far longer than REQUEST_TIMEOUT_MS, whatever
+        # the tensor's size (the HTTP resilience test's slow request).
+        server = start_server({"WORKERS": "1", "INLINE_MAX_ELEMENTS": "0", "REQUEST_TIMEOUT_MS": "100"})
         client = grpcclient.InferenceServerClient(url=server.grpc)
+        slow = {"p": 0.5, "seed": 3, "rng": "torch", "offset": 2**28}
         try:
-            status, message = status_of(lambda: client.infer(MODEL, [ones_input(500_000)], parameters={"p": 0.5, "seed": 3}))
+            status, message = status_of(lambda: client.infer(MODEL, [ones_input(1000)], parameters=slow))
             self.assertEqual(status, "StatusCode.DEADLINE_EXCEEDED", message)
             self.assertIn("REQUEST_TIMEOUT_MS", message)
             # The aborted call's queued pool work is dropped, and its slot and bytes come back.
